@@ -1,0 +1,51 @@
+# GridGov. `make run` starts it with demo data; `make test` runs the whole suite.
+PY := .venv/bin/python
+# The second suite runs against these servers (override on the command line).
+SERVICES_DATABASE_URL ?= postgis://postgres@127.0.0.1:5432/gridgov
+SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run setup setup-test test test-embedded test-services bench lint messages clean
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py load_demo
+	$(PY) manage.py serve
+
+setup:
+	bin/system-packages run
+	bin/venv requirements.txt
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v0
+
+setup-test:
+	bin/system-packages test
+	bin/venv requirements-dev.txt
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v0
+
+# The whole suite twice: embedded (SpatiaLite, filesystem broker), then PostGIS + Redis.
+test: test-embedded test-services
+
+test-embedded: setup-test
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-services: setup-test
+	@bin/check-services "$(SERVICES_DATABASE_URL)" "$(SERVICES_REDIS_URL)"
+	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup-test
+	@bin/check-services "$(SERVICES_DATABASE_URL)" "$(SERVICES_REDIS_URL)"
+	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(PY) -m bench
+
+lint: setup-test
+	.venv/bin/ruff format --check .
+	.venv/bin/ruff check .
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py makemigrations --check --dry-run
+
+# Refresh the translation catalogues after changing UI text.
+messages: setup
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --ignore=tests
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans --ignore=.venv --ignore=var --ignore=static/vendor
+
+clean:
+	rm -rf var/test-* test-artifacts

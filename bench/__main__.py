@@ -1,0 +1,20 @@
+import importlib
+import os
+import pkgutil
+import sys
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+import bench  # noqa: E402
+
+call_command("migrate", verbosity=0)
+only = sys.argv[1:]
+for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__)):
+    if module.startswith("bench_") and (not only or module in only):
+        print(f"== {module} ==")
+        importlib.import_module(f"bench.{module}").run()

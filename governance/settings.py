@@ -1,0 +1,265 @@
+"""GridGov settings, all from environment variables.
+
+With no variables set GridGov runs embedded: SpatiaLite in ``var/gridgov.sqlite3`` and a
+Celery broker in ``var/broker/`` (kombu's filesystem transport), so the web server, the
+worker and beat are real separate processes without any server. ``DATABASE_URL`` and
+``REDIS_URL`` switch to PostGIS and Redis.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envstr(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use true or false.")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DATABASE_URL_FORMS = "postgis://USER:PASSWORD@HOST:PORT/NAME or spatialite:///PATH"
+
+
+def parse_database_url(url: str) -> dict:
+    """Turn a DATABASE_URL into a Django DATABASES entry, or say clearly what is wrong."""
+
+    def bad(reason: str) -> ImproperlyConfigured:
+        return ImproperlyConfigured(
+            f"DATABASE_URL {url!r} is malformed: {reason}. Expected {DATABASE_URL_FORMS}."
+        )
+
+    parts = urlsplit(url)
+    if parts.scheme == "spatialite":
+        path = unquote(parts.path)
+        if parts.netloc or not path or path == "/":
+            raise bad("a SpatiaLite URL needs a file path after three slashes")
+        # spatialite:///var/db.sqlite3 is relative to the project; four slashes are absolute.
+        name = Path(path[1:])
+        if not name.is_absolute():
+            name = BASE_DIR / name
+        return {
+            "ENGINE": "django.contrib.gis.db.backends.spatialite",
+            "NAME": str(name),
+            "OPTIONS": {
+                # Web, worker and beat share one file: readers do not block the writer
+                # (WAL), a writer takes its lock up front (IMMEDIATE) and waits for it.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+        }
+    if parts.scheme in ("postgis", "postgres", "postgresql"):
+        name = unquote(parts.path.lstrip("/"))
+        if not name or "/" in name:
+            raise bad("the database name is missing")
+        if not parts.hostname:
+            raise bad("the host is missing")
+        try:
+            port = parts.port
+        except ValueError:
+            raise bad("the port is not a number") from None
+        return {
+            "ENGINE": "django.contrib.gis.db.backends.postgis",
+            "NAME": name,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname,
+            "PORT": str(port or ""),
+            # Persistent connections: opening one costs ~15 ms per request on PostGIS.
+            "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 600),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": dict(parse_qsl(parts.query)),
+        }
+    raise bad(f"unknown scheme {parts.scheme!r}" if parts.scheme else "no scheme")
+
+
+def read_or_create_secret(path: Path) -> str:
+    """The embedded default keeps a generated key in var/ so sessions survive restarts."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+VAR_DIR = Path(envstr("GRIDGOV_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY") or read_or_create_secret(VAR_DIR / "secret_key")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
+
+INSTALLED_APPS = [
+    "org.apps.GridGovAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "governance",
+    "org",
+    "grids",
+    "cases",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "governance.urls"
+WSGI_APPLICATION = "governance.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "org.context_processors.roles",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": parse_database_url(
+        envstr("DATABASE_URL", f"spatialite:///{VAR_DIR / 'gridgov.sqlite3'}")
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("spatialite"):
+    # Tests use a file, not memory, so that a worker process can open the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-gridgov.sqlite3")}
+# Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial
+# reference strings; GridGov only reads SRS from uploaded files' own metadata.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "org.User"
+AUTHENTICATION_BACKENDS = ["org.backends.RoleBackend"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Chinese first: city staff use GridGov in Chinese; a browser asking for English gets English.
+LANGUAGE_CODE = envstr("LANGUAGE_CODE", "zh-hans")
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = envstr("TIME_ZONE", "Asia/Shanghai")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not a known time zone.") from None
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(VAR_DIR / "media")))
+WHITENOISE_USE_FINDERS = DEBUG
+
+REDIS_URL = envstr("REDIS_URL", "")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"REDIS_URL {REDIS_URL!r} must start with redis:// or rediss://.")
+
+# Celery: the CELERY_ namespace is read by governance/celery.py.
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged after it ran: a worker killed mid-task leaves it on the queue.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues by purpose, so that a flood of notifications cannot delay routing.
+GRIDGOV_QUEUES = ["default", "routing", "clocks", "notifications"]
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+else:
+    BROKER_DIR = Path(envstr("GRIDGOV_BROKER_DIR", str(VAR_DIR / "broker")))
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.2,
+    }
+    for folder in ("queue", "control", "processed"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    # The filesystem transport has no broadcast channel for remote control.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "gridgov@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+}
+
+# Every periodic task, in one place.
+CELERY_BEAT_SCHEDULE = {
+    # Proves beat and a worker are alive; shown to administrators.
+    "heartbeat": {"task": "governance.tasks.record_heartbeat", "schedule": 60.0},
+}

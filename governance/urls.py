@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from org import views as org_views
+
+
+def healthz(request):
+    """Liveness for a load balancer: answers without touching the session."""
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("", org_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="org/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("no-role/", org_views.no_role, name="no_role"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("org/", include("org.urls")),
+    path("grids/", include("grids.urls")),
+    path("cases/", include("cases.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,44 @@
+from io import StringIO
+
+from django.core.management import call_command
+from django.test import TestCase
+from django.urls import reverse
+
+from org.demo import DEMO_PEOPLE
+from org.models import ROLE_HOME, Department, Membership, RoleGrant, User
+
+
+class DemoDataTestCase(TestCase):
+    def test_it_loads_once_and_every_demo_person_lands_home(self):
+        out = StringIO()
+        call_command("load_demo", stdout=out)
+        counts = (Department.objects.count(), User.objects.count(), RoleGrant.objects.count())
+        call_command("load_demo", stdout=StringIO())
+        self.assertEqual(
+            (Department.objects.count(), User.objects.count(), RoleGrant.objects.count()), counts
+        )
+        self.assertEqual(Department.objects.filter(kind="street_office").count(), 17)
+        self.assertFalse(Department.objects.filter(head=None).exists())
+        self.assertEqual(Membership.objects.filter(user__username="worker").count(), 1)
+
+        for person in DEMO_PEOPLE:
+            with self.subTest(person=person.username):
+                self.assertIn(f"{person.username:<12} {person.password}", out.getvalue())
+                self.client.logout()
+                response = self.client.post(
+                    reverse("login"),
+                    {"username": person.username, "password": person.password},
+                    follow=True,
+                )
+                self.assertRedirects(response, reverse(ROLE_HOME[person.roles[0]]))
+
+    def test_it_keeps_a_changed_password(self):
+        call_command("load_demo", stdout=StringIO())
+        officer = User.objects.get(username="officer")
+        officer.set_password("a new secret 2026")
+        officer.save()
+        out = StringIO()
+        call_command("load_demo", stdout=out)
+        officer.refresh_from_db()
+        self.assertTrue(officer.check_password("a new secret 2026"))
+        self.assertIn("officer      (changed by an administrator)", out.getvalue())

@@ -1,0 +1,67 @@
+import os
+import subprocess
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+from django.test import SimpleTestCase
+
+from governance.settings import BASE_DIR, envbool, parse_database_url
+
+
+class DatabaseUrlTestCase(SimpleTestCase):
+    def test_it_reads_a_postgis_url(self):
+        db = parse_database_url("postgis://grid:s%40cret@db.example:6543/gridgov?sslmode=require")
+        self.assertEqual(db["ENGINE"], "django.contrib.gis.db.backends.postgis")
+        self.assertEqual(
+            (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]),
+            ("gridgov", "grid", "s@cret", "db.example", "6543"),
+        )
+        self.assertEqual(db["OPTIONS"], {"sslmode": "require"})
+
+    def test_it_reads_spatialite_paths(self):
+        self.assertEqual(
+            parse_database_url("spatialite:////srv/gridgov.sqlite3")["NAME"], "/srv/gridgov.sqlite3"
+        )
+        self.assertEqual(
+            parse_database_url("spatialite:///var/x.sqlite3")["NAME"],
+            str(BASE_DIR / "var" / "x.sqlite3"),
+        )
+
+    def test_it_rejects_malformed_urls_clearly(self):
+        cases = {
+            "mysql://u@h/db": "unknown scheme 'mysql'",
+            "postgis://u@h": "the database name is missing",
+            "postgis://u@h:port/db": "the port is not a number",
+            "postgis:///db": "the host is missing",
+            "spatialite://": "a SpatiaLite URL needs a file path",
+            "gridgov": "no scheme",
+        }
+        for url, reason in cases.items():
+            with self.subTest(url=url):
+                with self.assertRaises(ImproperlyConfigured) as raised:
+                    parse_database_url(url)
+                self.assertIn(reason, str(raised.exception))
+                self.assertIn(
+                    "Expected postgis://USER:PASSWORD@HOST:PORT/NAME", str(raised.exception)
+                )
+
+    def test_manage_py_stops_with_the_message(self):
+        env = {**os.environ, "DATABASE_URL": "postgis://nohost"}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("DATABASE_URL 'postgis://nohost' is malformed", result.stderr)
+
+    def test_envbool_rejects_what_it_cannot_read(self):
+        os.environ["GRIDGOV_TEST_FLAG"] = "maybe"
+        try:
+            with self.assertRaisesMessage(ImproperlyConfigured, "GRIDGOV_TEST_FLAG='maybe'"):
+                envbool("GRIDGOV_TEST_FLAG", False)
+        finally:
+            del os.environ["GRIDGOV_TEST_FLAG"]
