@@ -263,3 +263,8 @@ CELERY_BEAT_SCHEDULE = {
     # Proves beat and a worker are alive; shown to administrators.
     "heartbeat": {"task": "governance.tasks.record_heartbeat", "schedule": 60.0},
 }
+
+# Unit grid codes: community code + a 2- or 3-digit sequence (DOMAIN.md §4).
+GRID_SEQUENCE_DIGITS = envint("GRID_SEQUENCE_DIGITS", 3)
+if GRID_SEQUENCE_DIGITS not in (2, 3):
+    raise ImproperlyConfigured("GRID_SEQUENCE_DIGITS must be 2 or 3.")
