@@ -178,6 +178,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("spatialite"):
     # Tests use a file, not memory, so that a worker process can open the same database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-gridgov.sqlite3")}
+elif os.environ.get("TEST_DATABASE_NAME"):
+    # Lets two test runs share one PostgreSQL server.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 # Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial
 # reference strings; GridGov only reads SRS from uploaded files' own metadata.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]

@@ -37,7 +37,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         for queue in settings.GRIDGOV_QUEUES:
             conn.default_channel.queue_purge(queue)
     env = {**os.environ, "DATABASE_URL": database_url_for(connection.settings_dict)}
-    log_path = ROOT / "var" / "test-worker.log"
+    log_path = Path(settings.VAR_DIR) / "test-worker.log"
     log_path.parent.mkdir(exist_ok=True)
     log = open(log_path, "w")
     process = subprocess.Popen(
