@@ -5,7 +5,7 @@ import math
 
 from django.conf import settings
 from django.contrib.gis.gdal import CoordTransform, SpatialReference
-from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point, Polygon
 from django.db import transaction
 from django.utils import timezone
 
@@ -165,3 +165,36 @@ def grids_retire(grids, day: datetime.date) -> int:
     ids = [grid.pk for grid in grids]
     GridAssignment.objects.filter(grid_id__in=ids, end__isnull=True).update(end=day)
     return UnitGrid.objects.filter(pk__in=ids).update(valid_to=day)
+
+
+def grid_neighbours(grid: UnitGrid):
+    """Current grids that share an edge or a corner with ``grid``."""
+    return (
+        UnitGrid.objects.current()
+        .filter(boundary__intersects=grid.boundary)
+        .exclude(pk=grid.pk)
+        .exclude(code=grid.code)
+        .order_by("code")
+    )
+
+
+def grids_near(point: Point, metres: float) -> list[tuple[UnitGrid, float]]:
+    """Current grids within ``metres`` of ``point``, nearest first, with their distance.
+
+    The database narrows by a bounding box in degrees (indexed on both backends); the
+    exact distance is measured in metres in a projection centred on the point.
+    """
+    if point.srid is None:
+        point = Point(point.x, point.y, srid=4326)
+    dlat = metres / 111_320
+    dlon = metres / (111_320 * max(0.01, math.cos(math.radians(point.y))))
+    window = Polygon.from_bbox((point.x - dlon, point.y - dlat, point.x + dlon, point.y + dlat))
+    window.srid = 4326
+    srs = local_metric_srs(point.x, point.y)
+    origin = to_metric(point, srs)
+    found = []
+    for grid in UnitGrid.objects.current().filter(boundary__bboverlaps=window):
+        distance = to_metric(grid.boundary, srs).distance(origin)
+        if distance <= metres:
+            found.append((grid, distance))
+    return sorted(found, key=lambda item: (item[1], item[0].code))

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 
+from grids.models import UnitGrid, locate
 from org.demo import DEMO_PEOPLE
 from org.models import ROLE_HOME, Department, Membership, RoleGrant, User
 
@@ -20,6 +21,14 @@ class DemoDataTestCase(TestCase):
         self.assertEqual(Department.objects.filter(kind="street_office").count(), 17)
         self.assertFalse(Department.objects.filter(head=None).exists())
         self.assertEqual(Membership.objects.filter(user__username="worker").count(), 1)
+        self.assertIn("17 streets, 169 communities", out.getvalue())
+        # Every current grid has its responsible worker; the demo worker patrols 4-6 grids.
+        current = UnitGrid.objects.current()
+        self.assertGreater(current.count(), 300)
+        self.assertFalse(current.exclude(assignments__duty="responsible").exists())
+        mine = current.covered_by(User.objects.get(username="worker"))
+        self.assertTrue(4 <= mine.filter(assignments__duty="responsible").count() <= 6)
+        self.assertTrue(locate(mine.first().boundary.point_on_surface).covered)
 
         for person in DEMO_PEOPLE:
             with self.subTest(person=person.username):
