@@ -3,6 +3,8 @@ PY := .venv/bin/python
 # The second suite runs against these servers (override on the command line).
 SERVICES_DATABASE_URL ?= postgis://postgres@127.0.0.1:5432/gridgov
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The benchmarks build their own data in their own database, away from demo and test data.
+BENCH_DATABASE_URL ?= postgis://postgres@127.0.0.1:5432/gridgov_bench
 
 .PHONY: run setup setup-test test test-embedded test-services bench lint messages clean
 
@@ -33,8 +35,9 @@ test-services: setup-test
 	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup-test
-	@bin/check-services "$(SERVICES_DATABASE_URL)" "$(SERVICES_REDIS_URL)"
-	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(PY) -m bench
+	bin/start-services $(notdir $(BENCH_DATABASE_URL))
+	@bin/check-services "$(BENCH_DATABASE_URL)" "$(SERVICES_REDIS_URL)"
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(PY) -m bench
 
 lint: setup-test
 	.venv/bin/ruff format --check .

@@ -6,6 +6,7 @@ worker and beat are real separate processes without any server. ``DATABASE_URL``
 ``REDIS_URL`` switch to PostGIS and Redis.
 """
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -41,6 +42,21 @@ def envint(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    message = f"{name}={value!r} is not a number."
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(message) from None
+    # float() accepts "nan" and "inf", which would silently disable a tolerance.
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(message)
+    return number
 
 
 def envlist(name: str, default: str) -> list[str]:
@@ -132,6 +148,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "rest_framework",
+    "rest_framework_gis",
+    "drf_spectacular",
     "governance",
     "org",
     "grids",
@@ -254,6 +272,27 @@ else:
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "gridgov@localhost")
 
+# The JSON API under /api/v1/. Signed-in sessions only for now; errors are JSON
+# {"detail": ..., "field": ...} (governance/api.py).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "governance.api.HoldsARole",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "governance.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GridGov API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"],
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -265,9 +304,58 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     # Proves beat and a worker are alive; shown to administrators.
     "heartbeat": {"task": "governance.tasks.record_heartbeat", "schedule": 60.0},
+    # Routes filed cases whose routing task was lost (broker down, worker killed mid-task).
+    "ensure-cases-routed": {"task": "cases.tasks.ensure_cases_routed", "schedule": 60.0},
+    # Closes GIS imports whose worker died mid-run, so the page stops showing "running".
+    "ensure-imports-finish": {"task": "grids.tasks.ensure_imports_finish", "schedule": 600.0},
 }
+# An import still "running" after this long is taken to have lost its worker.
+IMPORT_STALL_SECONDS = envint("IMPORT_STALL_SECONDS", 3600)
+# A filed case is swept up for routing when its task has not run within this time.
+ROUTING_GRACE_SECONDS = envint("ROUTING_GRACE_SECONDS", 30)
+# With the broker down, give up publishing quickly: the request that filed a case must not
+# hang, and the sweep enqueues the task again later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 
 # Unit grid codes: community code + a 2- or 3-digit sequence (DOMAIN.md §4).
 GRID_SEQUENCE_DIGITS = envint("GRID_SEQUENCE_DIGITS", 3)
 if GRID_SEQUENCE_DIGITS not in (2, 3):
     raise ImproperlyConfigured("GRID_SEQUENCE_DIGITS must be 2 or 3.")
+
+# Maps. The base layer under the grids: "none" (a plain background, works offline),
+# "osm" (XYZ tiles from MAP_TILE_URL) or "tianditu" (China's national map, TIANDITU_KEY).
+MAP_BASE_LAYER = envstr("MAP_BASE_LAYER", "none")
+MAP_TILE_URL = envstr("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+TIANDITU_KEY = envstr("TIANDITU_KEY", "")
+if MAP_BASE_LAYER not in ("none", "osm", "tianditu"):
+    raise ImproperlyConfigured(
+        f"MAP_BASE_LAYER={MAP_BASE_LAYER!r} is not one of: none, osm, tianditu."
+    )
+if MAP_BASE_LAYER == "tianditu" and not TIANDITU_KEY:
+    raise ImproperlyConfigured("MAP_BASE_LAYER=tianditu needs TIANDITU_KEY.")
+# A map response holds at most this many features; past it the map asks to zoom in.
+MAP_MAX_FEATURES = envint("MAP_MAX_FEATURES", 5000)
+# GIS imports: a unit grid may stick out of its community by this fraction of its own area,
+# and two grids of one community may overlap by this many m² (digitising noise).
+GRID_IMPORT_OUTSIDE_TOLERANCE = envfloat("GRID_IMPORT_OUTSIDE_TOLERANCE", 0.01)
+if not 0 <= GRID_IMPORT_OUTSIDE_TOLERANCE < 1:
+    raise ImproperlyConfigured("GRID_IMPORT_OUTSIDE_TOLERANCE must be a fraction from 0 to 1.")
+GRID_IMPORT_OVERLAP_TOLERANCE_M2 = envfloat("GRID_IMPORT_OVERLAP_TOLERANCE_M2", 1.0)
+if GRID_IMPORT_OVERLAP_TOLERANCE_M2 < 0:
+    raise ImproperlyConfigured("GRID_IMPORT_OVERLAP_TOLERANCE_M2 must not be negative.")
+GRID_IMPORT_MAX_BYTES = envint("GRID_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+
+# Duplicate reports: open cases of the same category this close and this recent.
+DUPLICATE_RADIUS_M = envint("DUPLICATE_RADIUS_M", 50)
+DUPLICATE_WINDOW_DAYS = envint("DUPLICATE_WINDOW_DAYS", 7)
+# Photos: larger uploads are refused; kept photos are scaled down to this many pixels.
+PHOTO_MAX_BYTES = envint("PHOTO_MAX_BYTES", 15 * 1024 * 1024)
+PHOTO_MAX_SIDE = envint("PHOTO_MAX_SIDE", 2560)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

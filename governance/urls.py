@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView
 
 from org import views as org_views
 
@@ -11,6 +12,12 @@ def healthz(request):
     """Liveness for a load balancer: answers without touching the session."""
     return JsonResponse({"status": "ok"})
 
+
+# The JSON API, version 1: each app adds its own routes here.
+api_v1 = [
+    path("", include("grids.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]
 
 urlpatterns = [
     path("", org_views.home, name="home"),
@@ -29,5 +36,6 @@ urlpatterns = [
     path("org/", include("org.urls")),
     path("grids/", include("grids.urls")),
     path("cases/", include("cases.urls")),
+    path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,12 +24,85 @@ def database_url_for(settings_dict: dict) -> str:
     return f"postgis://{user}{password}@{settings_dict['HOST']}{port}/{settings_dict['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """One real `celery worker` process, started once, on the test database and the broker
-    this run uses (Redis when REDIS_URL is set, else the filesystem transport)."""
+def start_worker(name: str = "test", **env_overrides) -> subprocess.Popen:
+    """Start a real `celery worker` process on the test database and this run's broker
+    (Redis when REDIS_URL is set, else the filesystem transport); wait until it is ready."""
     from django.conf import settings
     from django.db import connection
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+        **env_overrides,
+    }
+    log_path = Path(settings.VAR_DIR) / f"{name}-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "governance",
+                "worker",
+                "--queues",
+                ",".join(settings.GRIDGOV_QUEUES),
+                "--concurrency",
+                "2",
+                "--without-mingle",
+                "--without-gossip",
+                "--hostname",
+                f"{name}@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"The Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return process
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+class WorkerHandle:
+    """The run's worker; a test that kills it starts it again with ``restart()``."""
+
+    def __init__(self):
+        self.process = start_worker()
+
+    def poll(self):
+        return self.process.poll()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once, as an OOM killer would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def restart(self) -> None:
+        if self.process.poll() is None:
+            stop_worker(self.process)
+        self.process = start_worker()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """One real worker for the whole run."""
+    from django.conf import settings
 
     from governance.celery import app
 
@@ -36,45 +110,21 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     with app.connection_for_write() as conn:
         for queue in settings.GRIDGOV_QUEUES:
             conn.default_channel.queue_purge(queue)
-    env = {**os.environ, "DATABASE_URL": database_url_for(connection.settings_dict)}
-    log_path = Path(settings.VAR_DIR) / "test-worker.log"
-    log_path.parent.mkdir(exist_ok=True)
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "governance",
-            "worker",
-            "--queues",
-            ",".join(settings.GRIDGOV_QUEUES),
-            "--concurrency",
-            "2",
-            "--without-mingle",
-            "--without-gossip",
-            "--hostname",
-            "test@%h",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in log_path.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"The Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+    handle = WorkerHandle()
+    yield handle
+    stop_worker(handle.process)
+
+
+def wait_for(condition, seconds: float = 30, message: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {seconds} s waiting for {message}.")
         time.sleep(0.2)
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
 
 
 @pytest.fixture(scope="session")
