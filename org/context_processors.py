@@ -1,6 +1,26 @@
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
-from .models import ROLE_HOME
+from .models import ROLE_HOME, Role
+
+# The pages a role uses every day besides its home page, shown under the header.
+ROLE_LINKS = {
+    Role.GRID_WORKER: [
+        ("cases:report", _("Report a case")),
+        ("cases:tasks", _("My on-site tasks")),
+        ("cases:mine", _("My reports")),
+    ],
+    Role.DISPATCHER: [
+        ("cases:report", _("Register a call")),
+        ("cases:routing", _("Routing check")),
+    ],
+    Role.SUPERVISOR: [("grids:map", _("Grid map"))],
+    Role.ADMINISTRATOR: [
+        ("grids:map", _("Grid map")),
+        ("grids:imports", _("Import areas and grids")),
+        ("cases:routing", _("Routing check")),
+    ],
+}
 
 
 def roles(request):
@@ -8,9 +28,17 @@ def roles(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    links, seen = [], set()
+    for role in user.ordered_roles():
+        for name, label in ROLE_LINKS.get(role, []):
+            if name not in seen:
+                seen.add(name)
+                links.append({"url": reverse(name), "label": label})
     return {
         "my_roles": [
             {"value": role.value, "label": role.label, "url": reverse(ROLE_HOME[role])}
             for role in user.ordered_roles()
-        ]
+            if role in ROLE_HOME
+        ],
+        "quick_links": links,
     }

@@ -17,6 +17,8 @@ class Role(models.TextChoices):
     DISPATCHER = "dispatcher", _("Dispatcher")
     OFFICER = "officer", _("Department officer")
     GRID_WORKER = "grid_worker", _("Grid worker")
+    # Not a person: the account automatic routing acts as. Cannot log in.
+    SYSTEM = "system", _("Automatic routing")
 
 
 # Each role's own home page; a person with several roles lands on the first they hold.
@@ -110,12 +112,16 @@ class User(AbstractUser):
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
 
+    def on_leave(self, day) -> bool:
+        return self.leaves.filter(start__lte=day, end__gte=day).exists()
+
     def ordered_roles(self) -> list[Role]:
         return [role for role in Role if role in self.roles]
 
     def home_url(self) -> str:
         for role in self.ordered_roles():
-            return reverse(ROLE_HOME[role])
+            if role in ROLE_HOME:
+                return reverse(ROLE_HOME[role])
         return reverse("no_role")
 
 
@@ -163,3 +169,27 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.department}"
+
+
+class Leave(models.Model):
+    """A person away from work: assignment skips them, and a grid's deputy covers."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("person"), on_delete=models.CASCADE, related_name="leaves"
+    )
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-start"]
+        verbose_name = _("leave")
+        verbose_name_plural = _("leaves")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gte=models.F("start")), name="leave_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.start} – {self.end}"

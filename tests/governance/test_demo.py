@@ -4,6 +4,8 @@ from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 
+from cases.models import Category
+from cases.routing import routing_dry_run
 from grids.models import UnitGrid, locate
 from org.demo import DEMO_PEOPLE
 from org.models import ROLE_HOME, Department, Membership, RoleGrant, User
@@ -29,6 +31,14 @@ class DemoDataTestCase(TestCase):
         mine = current.covered_by(User.objects.get(username="worker"))
         self.assertTrue(4 <= mine.filter(assignments__duty="responsible").count() <= 6)
         self.assertTrue(locate(mine.first().boundary.point_on_surface).covered)
+        # The demo's routing rules own garbage in every street: sanitation gets it.
+        where, decision = routing_dry_run(
+            point=mine.first().boundary.point_on_surface,
+            category=Category.objects.get(full_code="E0102"),
+            urgency="normal",
+        )
+        self.assertEqual(decision.department.code, "dc-sanitation")
+        self.assertIn("routing rules", out.getvalue())
 
         for person in DEMO_PEOPLE:
             with self.subTest(person=person.username):

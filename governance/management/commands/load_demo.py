@@ -2,6 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from cases import demo as cases_demo
 from grids import demo as grids_demo
 from org import demo as org_demo
 
@@ -13,6 +14,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         people = org_demo.load()
         geography = grids_demo.load()
+        geography["routing rules"] = cases_demo.load()
         summary = ", ".join(f"{count} {what}" for what, count in geography.items())
         self.stdout.write(f"Dongcheng district: {summary} ({time.monotonic() - started:.1f} s).")
         self.stdout.write(self.style.SUCCESS("Demo data is loaded. Demo logins:"))

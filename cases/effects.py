@@ -1,0 +1,32 @@
+"""What happens after a transition commits: tasks enqueued with on_commit, so that a
+rolled-back transition sends nothing."""
+
+import logging
+
+from django.db import transaction
+
+from .models import Case, CaseEvent, Stage
+
+log = logging.getLogger(__name__)
+
+
+def enqueue_routing(case_id: int) -> None:
+    """Hand a filed case to the routing queue. With the broker down the filing still
+    stands: the case row says it needs routing and the periodic sweep routes it later."""
+    from .tasks import route_case
+
+    try:
+        route_case.delay(case_id)
+    except Exception:  # noqa: BLE001 - any broker failure is made good by the sweep
+        log.warning(
+            "Could not enqueue routing of case %s; the sweep will route it.", case_id, exc_info=True
+        )
+
+
+def after_transition(case: Case, event: CaseEvent) -> None:
+    from . import tasks
+
+    if event.action == "file":
+        transaction.on_commit(lambda: enqueue_routing(case.pk), robust=True)
+    if case.stage == Stage.CLOSED and event.from_stage != Stage.CLOSED:
+        transaction.on_commit(lambda: tasks.inform_reporters.delay(event.pk), robust=True)

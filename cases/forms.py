@@ -1,0 +1,164 @@
+from django import forms
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from org.models import Department
+
+from .models import Category, FilingCondition, Source, Supervision, Urgency
+from .photos import process_photo
+from .workflow import Transition
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """Several photos from the camera or the gallery, each checked and cleaned."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/*", "capture": "environment"})
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if not files:
+            if self.required:
+                raise ValidationError(self.error_messages["required"], code="required")
+            return []
+        processed, errors = [], []
+        for upload in files:
+            try:
+                processed.append(process_photo(upload))
+            except ValidationError as error:
+                errors.extend(error.messages)
+        if errors:
+            raise ValidationError(errors)
+        return processed
+
+
+def leaf_categories():
+    return (
+        Category.objects.filter(is_active=True, children__isnull=True, parent__isnull=False)
+        .select_related("parent")
+        .order_by("full_code")
+    )
+
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.full_code} {obj.parent.display_name()} · {obj.display_name()}"
+
+
+class ReportForm(forms.Form):
+    category = CategoryChoiceField(label=_("Category"), queryset=leaf_categories())
+    description = forms.CharField(
+        label=_("What is wrong"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
+    address = forms.CharField(label=_("Address or landmark"), max_length=255, required=False)
+    lon = forms.FloatField(required=False, min_value=-180, max_value=180, widget=forms.HiddenInput)
+    lat = forms.FloatField(required=False, min_value=-90, max_value=90, widget=forms.HiddenInput)
+    photos = PhotosField(label=_("Photos"), required=False)
+    self_handled = forms.BooleanField(label=_("I fixed it on the spot"), required=False)
+    # Set when the reporter saw the possible duplicates and still files a new case.
+    confirm_new = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # Hotline, leader and video reports are registered by the centre.
+    source = forms.ChoiceField(label=_("Source"), choices=Source.choices, initial=Source.PATROL)
+    citizen_name = forms.CharField(label=_("Citizen's name"), max_length=100, required=False)
+    citizen_phone = forms.CharField(label=_("Citizen's phone"), max_length=30, required=False)
+
+    def __init__(self, *args, centre: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.centre = centre
+        if centre:
+            self.fields["source"].choices = [c for c in Source.choices if c[0] != Source.PATROL]
+            self.fields["source"].initial = Source.HOTLINE
+            del self.fields["self_handled"]
+        else:
+            del self.fields["source"], self.fields["citizen_name"], self.fields["citizen_phone"]
+            self.fields["photos"].required = True
+
+    def clean(self):
+        data = super().clean()
+        lon, lat = data.get("lon"), data.get("lat")
+        if lon is None or lat is None:
+            # No pin on the map: take the position the camera recorded, if any.
+            exif = next((p.exif_point for p in data.get("photos") or [] if p.exif_point), None)
+            if exif is None:
+                self.add_error(
+                    None,
+                    _("Set the position: allow location access, or drag the pin on the map."),
+                )
+            else:
+                data["point"] = exif
+        else:
+            data["point"] = Point(lon, lat, srid=4326)
+        return data
+
+
+class ActionForm(forms.Form):
+    """The input one transition asks for, built from its ``inputs``."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label=_("Reason"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, transition: Transition, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.transition = transition
+        self.fields["reason"].required = transition.needs_reason
+        if not transition.needs_reason:
+            self.fields["reason"].label = _("Note (optional)")
+        inputs = transition.inputs
+        if "condition" in inputs:
+            self.fields["condition"] = forms.ModelChoiceField(
+                label=_("Filing condition"),
+                queryset=FilingCondition.objects.filter(category=case.category, is_active=True),
+                empty_label=None,
+            )
+        if "department" in inputs:
+            suggested = case.category.default_department_id
+            self.fields["department"] = forms.ModelChoiceField(
+                label=_("Department"),
+                queryset=Department.objects.filter(is_active=True).order_by("kind", "code"),
+                initial=suggested,
+            )
+        if "hours" in inputs:
+            self.fields["hours"] = forms.DecimalField(
+                label=_("Extra working hours"), min_value=0.5, max_value=2000, decimal_places=1
+            )
+        if "level" in inputs:
+            self.fields["level"] = forms.TypedChoiceField(
+                label=_("Level"), choices=Supervision.choices[1:], coerce=int
+            )
+        if "into" in inputs:
+            self.fields["into"] = forms.CharField(
+                label=_("Case number to merge into"), max_length=24
+            )
+        if "photos" in inputs:
+            required = transition.action in ("report_done", "check_pass", "check_fail")
+            self.fields["photos"] = PhotosField(label=_("Photos"), required=required)
+
+    def data_for_workflow(self) -> dict:
+        data = {}
+        for name in ("condition", "department"):
+            if self.cleaned_data.get(name) is not None:
+                data[name] = self.cleaned_data[name].pk
+        for name in ("hours", "level"):
+            if self.cleaned_data.get(name) is not None:
+                data[name] = (
+                    str(self.cleaned_data[name]) if name == "hours" else self.cleaned_data[name]
+                )
+        return data
+
+
+class DryRunForm(forms.Form):
+    lon = forms.FloatField(label=_("Longitude"), min_value=-180, max_value=180)
+    lat = forms.FloatField(label=_("Latitude"), min_value=-90, max_value=90)
+    category = CategoryChoiceField(label=_("Category"), queryset=leaf_categories())
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)

@@ -1,0 +1,237 @@
+from django.contrib.gis.geos import Point
+from django.urls import reverse
+
+from cases.models import Case, Source, Stage
+from cases.workflow import perform
+from tests.cases.base import INSIDE, CaseTestCase, jpeg, photo
+from tests.cases.test_photos import exif_with_gps
+
+
+class ReportPageTestCase(CaseTestCase):
+    def post_report(self, **overrides):
+        data = {
+            "category": self.category.pk,
+            "description": "人行道上有一堆生活垃圾",
+            "urgency": "normal",
+            "address": "东华门大街12号",
+            "lon": INSIDE.x,
+            "lat": INSIDE.y,
+            "photos": [jpeg()],
+        }
+        data.update(overrides)
+        return self.client.post(reverse("cases:report"), data, HTTP_ACCEPT_LANGUAGE="en")
+
+    def test_a_grid_worker_reports_with_a_photo_and_a_position(self):
+        self.client.force_login(self.wang)
+        self.assertEqual(self.client.get(reverse("cases:report")).status_code, 200)
+        response = self.post_report()
+        case = Case.objects.get()
+        self.assertRedirects(response, reverse("cases:detail", args=[case.pk]))
+        self.assertEqual(
+            (case.stage, case.grid, case.reporter), (Stage.REPORTED, self.grids[2], self.wang)
+        )
+        self.assertEqual(case.photos.get().kind, "before")
+
+    def test_the_photos_gps_is_used_when_no_pin_was_set(self):
+        self.client.force_login(self.wang)
+        self.post_report(lon="", lat="", photos=[jpeg(exif=exif_with_gps(0, 0))])
+        case = Case.objects.get()
+        self.assertAlmostEqual(case.point.x, 116.400500, places=5)
+        self.assertAlmostEqual(case.point.y, 39.910500, places=5)
+
+    def test_a_report_without_position_keeps_what_was_typed(self):
+        self.client.force_login(self.wang)
+        response = self.post_report(lon="", lat="")
+        self.assertContains(response, "Set the position", status_code=400)
+        self.assertContains(response, "人行道上有一堆生活垃圾", status_code=400)
+        self.assertContains(response, "东华门大街12号", status_code=400)
+        self.assertFalse(Case.objects.exists())
+
+    def test_a_file_that_is_not_a_photo_is_refused_clearly(self):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        self.client.force_login(self.wang)
+        response = self.post_report(photos=[SimpleUploadedFile("notes.txt", b"hello")])
+        self.assertContains(response, "“notes.txt” is not a photo", status_code=400)
+        self.assertContains(response, "人行道上有一堆生活垃圾", status_code=400)
+        self.assertFalse(Case.objects.exists())
+
+    def test_a_photo_too_large_is_refused_clearly(self):
+        self.client.force_login(self.wang)
+        with self.settings(PHOTO_MAX_BYTES=500):
+            response = self.post_report(photos=[jpeg(300, 300)])
+        self.assertContains(response, "photos may be at most", status_code=400)
+        self.assertFalse(Case.objects.exists())
+
+    def test_a_nearby_duplicate_is_shown_before_filing_a_new_case(self):
+        existing = self.report()
+        self.client.force_login(self.qian)
+        response = self.post_report(lon=INSIDE.x + 0.0001)
+        self.assertContains(response, "already reported")
+        self.assertContains(response, reverse("cases:act", args=[existing.pk, "join"]))
+        self.assertEqual(Case.objects.count(), 1)
+        response = self.post_report(lon=INSIDE.x + 0.0001, confirm_new="on")
+        self.assertEqual(Case.objects.count(), 2)
+
+    def test_the_duplicates_endpoint_answers_json(self):
+        self.report()
+        self.client.force_login(self.qian)
+        url = reverse("cases:duplicates")
+        data = self.client.get(
+            url, {"lon": INSIDE.x, "lat": INSIDE.y, "category": self.category.pk}
+        ).json()
+        self.assertEqual(data["count"], 1)
+        self.assertEqual(self.client.get(url, {"lon": "x"}).status_code, 400)
+
+    def test_the_centre_registers_a_hotline_call(self):
+        self.client.force_login(self.li)
+        self.post_report(
+            source=Source.HOTLINE, citizen_name="张三", citizen_phone="13800000000", photos=[]
+        )
+        case = Case.objects.get()
+        self.assertEqual((case.stage, case.field_worker), (Stage.VERIFYING, self.wang))
+
+    def test_only_grid_workers_and_dispatchers_report(self):
+        for person in (self.zhao, self.chen, self.zhou, self.ada, self.nobody):
+            self.client.force_login(person)
+            self.assertEqual(self.client.get(reverse("cases:report")).status_code, 403)
+
+
+class CasePageTestCase(CaseTestCase):
+    def test_each_person_sees_only_their_actions(self):
+        case = self.case_in(Stage.DISPATCHED)
+        url = reverse("cases:detail", args=[case.pk])
+        expected = {
+            self.chen: ["accept", "request_return", "request_extension", "request_void"],
+            self.li: ["join", "request_void"],
+            self.zhou: ["supervise"],
+            self.zhao: [],
+            # Wang reported it: nothing to join.
+            self.wang: [],
+        }
+        for person, actions in expected.items():
+            with self.subTest(person=person.username):
+                self.client.force_login(person)
+                response = self.client.get(url)
+                self.assertEqual(response.status_code, 200)
+                shown = [a["transition"].action for a in response.context["actions"]]
+                self.assertEqual(sorted(shown), sorted(actions))
+
+    def test_a_case_is_hidden_from_those_who_may_not_see_it(self):
+        case = self.case_in(Stage.DISPATCHED)
+        for person in (self.sun, self.qian, self.nobody):
+            with self.subTest(person=person.username):
+                self.client.force_login(person)
+                self.assertEqual(
+                    self.client.get(reverse("cases:detail", args=[case.pk])).status_code, 404
+                )
+        photo_id = self.report(photos=[photo()]).photos.get().pk
+        self.client.force_login(self.sun)
+        self.assertEqual(self.client.get(reverse("cases:photo", args=[photo_id])).status_code, 404)
+        self.client.force_login(self.wang)
+        response = self.client.get(reverse("cases:photo", args=[photo_id]))
+        self.assertEqual(response["Content-Type"], "image/jpeg")
+
+    def test_an_officer_accepts_from_the_page(self):
+        case = self.case_in(Stage.DISPATCHED)
+        self.client.force_login(self.chen)
+        response = self.client.post(
+            reverse("cases:act", args=[case.pk, "accept"]), {"accept-version": case.version}
+        )
+        self.assertRedirects(response, reverse("cases:detail", args=[case.pk]))
+        case.refresh_from_db()
+        self.assertEqual(case.stage, Stage.IN_PROGRESS)
+
+    def test_a_stale_page_gets_this_case_changed_reload(self):
+        case = self.case_in(Stage.DISPATCHED)
+        old = case.version
+        perform(case, "accept", self.chen)
+        self.client.force_login(self.chen)
+        response = self.client.post(
+            reverse("cases:act", args=[case.pk, "request_return"]),
+            {"request_return-version": old, "request_return-reason": "不归我们管"},
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+        self.assertContains(
+            response, "This case changed while you were looking at it", status_code=409
+        )
+        self.assertContains(response, "不归我们管", status_code=409)
+
+    def test_a_missing_reason_is_asked_for(self):
+        case = self.case_in(Stage.REPORTED)
+        self.client.force_login(self.li)
+        response = self.client.post(
+            reverse("cases:act", args=[case.pk, "not_accept"]),
+            {"not_accept-version": case.version, "not_accept-reason": "  "},
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+        self.assertContains(response, "This field is required", status_code=400)
+        self.assertEqual(list(response.context["actions"][1]["form"].errors), ["reason"])
+        case.refresh_from_db()
+        self.assertEqual(case.stage, Stage.REPORTED)
+
+    def test_citizens_details_are_shown_to_the_centre_only(self):
+        case = self.case_in(Stage.VERIFYING)
+        for person, shown in (
+            (self.li, True),
+            (self.zhao, True),
+            (self.wang, False),
+            (self.zhou, False),
+        ):
+            with self.subTest(person=person.username):
+                self.client.force_login(person)
+                response = self.client.get(reverse("cases:detail", args=[case.pk]))
+                self.assertEqual("13800000000" in response.content.decode(), shown)
+
+    def test_the_timeline_reads_in_words(self):
+        case = self.case_in(Stage.DISPATCHED)
+        self.client.force_login(self.li)
+        response = self.client.get(
+            reverse("cases:detail", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="en"
+        )
+        self.assertContains(response, '<span class="event-action">Dispatch</span>')
+        self.assertContains(response, '<span class="event-stage">Dispatched</span>')
+
+
+class WorkListsTestCase(CaseTestCase):
+    def test_the_inbox_lists_the_department_cases_nearest_deadline_first(self):
+        late = self.case_in(Stage.IN_PROGRESS)
+        soon = self.case_in(Stage.DISPATCHED)
+        Case.objects.filter(pk=soon.pk).update(deadline=late.deadline.replace(year=2020))
+        self.case_in(Stage.FILED)  # not dispatched: not in the inbox
+        self.client.force_login(self.chen)
+        with self.assertNumQueries(4):
+            response = self.client.get(reverse("cases:inbox"))
+        self.assertEqual([c.pk for c in response.context["cases"]], [soon.pk, late.pk])
+        self.assertContains(response, "light red")
+        self.client.force_login(self.sun)
+        self.assertEqual(list(self.client.get(reverse("cases:inbox")).context["cases"]), [])
+
+    def test_the_desk_shows_the_queues(self):
+        self.case_in(Stage.REPORTED)
+        self.case_in(Stage.FILED)
+        self.client.force_login(self.li)
+        response = self.client.get(reverse("cases:desk"), HTTP_ACCEPT_LANGUAGE="en")
+        counts = {str(heading): len(cases) for heading, cases in response.context["sections"]}
+        self.assertEqual(counts["To file"], 1)
+        self.assertEqual(counts["To dispatch"], 1)
+
+    def test_a_grid_worker_sees_the_checks_in_their_grids(self):
+        case = self.case_in(Stage.CHECKING)
+        self.client.force_login(self.wang)
+        self.assertEqual(
+            [c.pk for c in self.client.get(reverse("cases:tasks")).context["cases"]], [case.pk]
+        )
+        self.client.force_login(self.qian)
+        self.assertEqual(list(self.client.get(reverse("cases:tasks")).context["cases"]), [])
+
+    def test_visibility_by_role(self):
+        case = self.case_in(Stage.DISPATCHED)
+        elsewhere = self.report(point=Point(116.5, 39.95, srid=4326), reporter=self.qian)
+        self.assertEqual(set(Case.objects.visible_to(self.chen)), {case})
+        self.assertEqual(set(Case.objects.visible_to(self.sun)), set())
+        self.assertEqual(set(Case.objects.visible_to(self.wang)), {case})
+        self.assertEqual(set(Case.objects.visible_to(self.qian)), {elsewhere})
+        for person in (self.li, self.zhao, self.zhou, self.ada):
+            self.assertEqual(set(Case.objects.visible_to(person)), {case, elsewhere})
+        self.assertEqual(set(Case.objects.visible_to(self.nobody)), set())
