@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from grids.models import UnitGrid
@@ -33,7 +33,10 @@ from .workflow import (
 LIST_RELATED = ["category", "category__parent", "department", "grid", "community"]
 CENTRE_ROLES = (Role.DISPATCHER, Role.SHIFT_LEADER)
 # Events that are not transitions of the table.
-EVENT_LABELS = {"report": _lazy("Reported"), "absorb": _lazy("Took in a duplicate case")}
+EVENT_LABELS = {
+    "report": gettext_lazy("Reported"),
+    "absorb": gettext_lazy("Took in a duplicate case"),
+}
 
 
 def get_case_for_user(request, pk: int) -> Case:

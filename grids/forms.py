@@ -28,7 +28,7 @@ def local_path(upload):
 class ImportUploadForm(forms.Form):
     kind = forms.ChoiceField(label=_("The file holds"), choices=ImportJob.Kind.choices)
     upload = forms.FileField(
-        label=_("File"),
+        label=_("GIS file"),
         help_text=_(
             "GeoJSON (.geojson, .json), a zipped Shapefile (.zip) or a GeoPackage (.gpkg), "
             "in any coordinate system."
