@@ -106,7 +106,7 @@ def load_areas() -> None:
 
 
 def load_grids() -> None:
-    for community in Area.objects.filter(level=Area.Level.COMMUNITY):
+    for community in Area.objects.filter(level=Area.Level.COMMUNITY, code__startswith=DISTRICT[0]):
         if not UnitGrid.objects.filter(community=community).exists():
             grids_generate(community=community, cell_size=CELL_SIZE)
 
@@ -136,7 +136,8 @@ def load_assignments() -> None:
         )
     )
     by_community = defaultdict(list)
-    for grid in UnitGrid.objects.current().select_related("community").order_by("code"):
+    demo_grids = UnitGrid.objects.current().filter(code__startswith=DISTRICT[0])
+    for grid in demo_grids.select_related("community").order_by("code"):
         if grid.pk not in assigned:
             by_community[grid.community].append(grid)
 

@@ -3,7 +3,7 @@ from unittest import mock
 
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cases.models import Case, CaseEvent, Category, DepartmentPolicy, RoutingRule, Stage, Urgency
 from cases.routing import case_route, choose_assignee, routing_dry_run, routing_gaps, unrouted_cases
@@ -78,6 +78,7 @@ class RoutingTestCase(CaseTestCase):
         urgent.refresh_from_db()
         self.assertEqual(urgent.department, self.centre)
 
+    @translation.override("en")
     def test_no_matching_rule_leaves_the_case_to_the_dispatchers(self):
         component = self.file(category=Category.objects.get(full_code="C0101"))
         event = case_route(component.pk)
@@ -103,6 +104,7 @@ class RoutingTestCase(CaseTestCase):
         case.refresh_from_db()
         self.assertEqual((case.department, case.needs_routing), (self.landscaping, False))
 
+    @translation.override("en")
     def test_the_dry_run_explains_each_rule(self):
         where, decision = routing_dry_run(
             point=INSIDE, category=self.category, urgency=Urgency.NORMAL

@@ -88,9 +88,7 @@ def test_a_grid_worker_sees_their_grids_on_a_phone(live_server, browser, world, 
     assert page.locator(".leaflet-tooltip.grid-label").count() == 3
     cards = page.locator(".grid-card h2")
     assert {cards.nth(i).inner_text() for i in range(cards.count())} == world.wang_codes
-    assert (
-        "Nothing here now." in page.locator("#open-cases").inner_text()
-    )
+    assert "Nothing here now." in page.locator("#open-cases").inner_text()
     # Nothing wider than the phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "1-my-grids")

@@ -869,6 +869,7 @@ def test_an_administrator_watches_an_import_finish_on_a_phone(
 
 
 class StalledImportTestCase(TestCase):
+    @override_settings(LANGUAGE_CODE="en")
     def test_an_import_left_running_by_a_dead_worker_is_closed(self):
         import datetime
 
