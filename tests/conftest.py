@@ -159,3 +159,13 @@ def screenshot(request):
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def messages_in_english():
+    """Tests read domain messages in English; pages still follow each request's language
+    (LocaleMiddleware activates it per request)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.utils import translation
 
 from cases.models import Case, CaseEvent, Stage
 from cases.workflow import CaseChanged, TransitionError, perform
@@ -29,7 +30,9 @@ def race(*calls):
     def run(index, call):
         try:
             barrier.wait()
-            results[index] = call()
+            # Translation is per thread: read the messages in English here too.
+            with translation.override("en"):
+                results[index] = call()
         except Exception as error:  # noqa: BLE001 - the outcome is what the test reads
             results[index] = error
         finally:
