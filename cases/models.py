@@ -214,6 +214,7 @@ class Case(models.Model):
         null=True,
         on_delete=models.PROTECT,
         related_name="reported_cases",
+        db_index=False,
     )
     # A citizen's own details, for hotline and public reports; shown only to roles that
     # must call them back.
@@ -229,6 +230,7 @@ class Case(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="cases",
+        db_index=False,
     )
     community = models.ForeignKey(
         "grids.Area",
@@ -279,6 +281,7 @@ class Case(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="cases",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -296,6 +299,7 @@ class Case(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="field_cases",
+        db_index=False,
     )
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
     supervision = models.PositiveSmallIntegerField(
@@ -336,6 +340,9 @@ class Case(models.Model):
         ordering = ["-reported_at"]
         verbose_name = _("case")
         verbose_name_plural = _("cases")
+        # The department, grid, field worker and reporter foreign keys have no index of
+        # their own: each leads one of these, which serves the same lookups, and every
+        # index costs writes (generate_cases, intake).
         indexes = [
             models.Index(fields=["department", "stage", "deadline"], name="case_inbox"),
             models.Index(fields=["stage", "deadline"], name="case_stage_deadline"),
