@@ -6,33 +6,63 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0005_seed_calendar'),
-        ('grids', '0002_import_column_mapping'),
-        ('org', '0003_system_role'),
+        ("cases", "0005_seed_calendar"),
+        ("grids", "0002_import_column_mapping"),
+        ("org", "0003_system_role"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='case',
-            name='department',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='org.department', verbose_name='department'),
+            model_name="case",
+            name="department",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cases",
+                to="org.department",
+                verbose_name="department",
+            ),
         ),
         migrations.AlterField(
-            model_name='case',
-            name='field_worker',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='field_cases', to=settings.AUTH_USER_MODEL, verbose_name='field worker'),
+            model_name="case",
+            name="field_worker",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="field_cases",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="field worker",
+            ),
         ),
         migrations.AlterField(
-            model_name='case',
-            name='grid',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='grids.unitgrid', verbose_name='unit grid'),
+            model_name="case",
+            name="grid",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cases",
+                to="grids.unitgrid",
+                verbose_name="unit grid",
+            ),
         ),
         migrations.AlterField(
-            model_name='case',
-            name='reporter',
-            field=models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reported_cases', to=settings.AUTH_USER_MODEL, verbose_name='reported by'),
+            model_name="case",
+            name="reporter",
+            field=models.ForeignKey(
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reported_cases",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="reported by",
+            ),
         ),
     ]
