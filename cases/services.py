@@ -2,18 +2,17 @@
 duplicates. State changes of an existing case go through ``cases.workflow.perform``."""
 
 import datetime
-import math
 from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.gis.geos import Point, Polygon
+from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from grids.models import locate
-from grids.services import local_metric_srs, to_metric
+from grids.services import within_metres
 
 from .clock import calendar_for, limit_to_deadline
 from .models import (
@@ -158,24 +157,9 @@ def duplicates_near(
     ``days`` days, nearest first with their distance in metres."""
     radius = settings.DUPLICATE_RADIUS_M if radius is None else radius
     days = settings.DUPLICATE_WINDOW_DAYS if days is None else days
-    if point.srid is None:
-        point = Point(point.x, point.y, srid=4326)
-    dlat = radius / 111_320
-    dlon = radius / (111_320 * max(0.01, math.cos(math.radians(point.y))))
-    window = Polygon.from_bbox((point.x - dlon, point.y - dlat, point.x + dlon, point.y + dlat))
-    window.srid = 4326
     candidates = Case.objects.open().filter(
-        category=category,
-        point__bboverlaps=window,
-        reported_at__gte=timezone.now() - datetime.timedelta(days=days),
+        category=category, reported_at__gte=timezone.now() - datetime.timedelta(days=days)
     )
     if exclude is not None:
         candidates = candidates.exclude(pk=exclude.pk)
-    srs = local_metric_srs(point.x, point.y)
-    origin = to_metric(point, srs)
-    found = []
-    for case in candidates.select_related("category"):
-        distance = to_metric(case.point, srs).distance(origin)
-        if distance <= radius:
-            found.append((case, distance))
-    return sorted(found, key=lambda item: item[1])
+    return within_metres(candidates.select_related("category"), "point", point, radius)

@@ -85,9 +85,7 @@ def anyone(case: Case, user) -> bool:
 
 
 def in_department(case: Case, user) -> bool:
-    return (
-        case.department_id is not None and user.departments.filter(pk=case.department_id).exists()
-    )
+    return case.department_id is not None and case.department_id in user.department_ids
 
 
 def on_site(case: Case, user) -> bool:
@@ -104,9 +102,19 @@ def on_site(case: Case, user) -> bool:
 # ---------------------------------------------------------------------------- guards
 
 
+def pending_kinds(case: Case) -> frozenset[str]:
+    """Kinds of the case's pending requests, read once per case instance: the page asks
+    every transition's guard, and each would otherwise query again."""
+    if not hasattr(case, "_pending_kinds"):
+        case._pending_kinds = frozenset(
+            case.requests.filter(status=CaseRequest.Status.PENDING).values_list("kind", flat=True)
+        )
+    return case._pending_kinds
+
+
 def pending(kind: str) -> Callable[[Case, object], str | None]:
     def guard(case: Case, user) -> str | None:
-        if not case.requests.filter(kind=kind, status=CaseRequest.Status.PENDING).exists():
+        if kind not in pending_kinds(case):
             return str(_("There is no pending request to decide."))
         return None
 
@@ -115,7 +123,7 @@ def pending(kind: str) -> Callable[[Case, object], str | None]:
 
 def none_pending(kind: str) -> Callable[[Case, object], str | None]:
     def guard(case: Case, user) -> str | None:
-        if case.requests.filter(kind=kind, status=CaseRequest.Status.PENDING).exists():
+        if kind in pending_kinds(case):
             return str(_("A request of this kind is already waiting for a decision."))
         return None
 

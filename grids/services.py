@@ -178,11 +178,12 @@ def grid_neighbours(grid: UnitGrid):
     )
 
 
-def grids_near(point: Point, metres: float) -> list[tuple[UnitGrid, float]]:
-    """Current grids within ``metres`` of ``point``, nearest first, with their distance.
+def within_metres(queryset, field: str, point: Point, metres: float) -> list[tuple[object, float]]:
+    """Rows of ``queryset`` whose ``field`` lies within ``metres`` of ``point``, nearest
+    first, with the distance in metres.
 
-    The database narrows by a bounding box in degrees (indexed on both backends); the
-    exact distance is measured in metres in a projection centred on the point.
+    The database narrows by a bounding box in degrees (indexed on both backends); the exact
+    distance is measured in a projection centred on the point.
     """
     if point.srid is None:
         point = Point(point.x, point.y, srid=4326)
@@ -193,8 +194,13 @@ def grids_near(point: Point, metres: float) -> list[tuple[UnitGrid, float]]:
     srs = local_metric_srs(point.x, point.y)
     origin = to_metric(point, srs)
     found = []
-    for grid in UnitGrid.objects.current().filter(boundary__bboverlaps=window):
-        distance = to_metric(grid.boundary, srs).distance(origin)
+    for row in queryset.filter(**{f"{field}__bboverlaps": window}):
+        distance = to_metric(getattr(row, field), srs).distance(origin)
         if distance <= metres:
-            found.append((grid, distance))
-    return sorted(found, key=lambda item: (item[1], item[0].code))
+            found.append((row, distance))
+    return sorted(found, key=lambda item: (item[1], item[0].pk))
+
+
+def grids_near(point: Point, metres: float) -> list[tuple[UnitGrid, float]]:
+    """Current grids within ``metres`` of ``point``, nearest first, with their distance."""
+    return within_metres(UnitGrid.objects.current(), "boundary", point, metres)

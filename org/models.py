@@ -109,6 +109,10 @@ class User(AbstractUser):
             return frozenset()
         return frozenset(self.role_grants.values_list("role", flat=True))
 
+    @cached_property
+    def department_ids(self) -> frozenset[int]:
+        return frozenset(self.memberships.values_list("department_id", flat=True))
+
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
 
