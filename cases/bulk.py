@@ -10,6 +10,12 @@ that the generator never builds a datetime object per row.
 
 from dataclasses import dataclass
 
+from psycopg import adapt, postgres, pq
+
+# psycopg formats binary COPY rows with this class (in C); it is not exported, but it is the
+# only way to build the stream without a connection, in another process (pinned psycopg).
+from psycopg._copy_base import BinaryFormatter
+
 EPOCH_2000 = 946_684_800  # 2000-01-01T00:00:00Z in Unix seconds
 # A jsonb value on the wire is a version byte, 1, then the JSON text. Sent as "text" (a str
 # starting with this character), it goes through psycopg's C string dumper; its bytea dumper
@@ -64,6 +70,28 @@ def copy_binary(cursor, table: str, columns: tuple[str, ...], types: list[str], 
             write(row)
             count += 1
     return count
+
+
+def encode_binary(types: list[str], rows) -> tuple[bytearray, int]:
+    """The binary COPY stream of ``rows`` (tuples in wire form), as ``copy_binary`` would
+    send it, built without a connection; and how many rows. ``copy_stream`` sends it."""
+    transformer = adapt.Transformer()
+    transformer.set_dumper_types([postgres.types.get_oid(t) for t in types], pq.Format.BINARY)
+    formatter = BinaryFormatter(transformer)
+    out = bytearray()
+    count = 0
+    write = formatter.write_row
+    for row in rows:
+        out += write(row)
+        count += 1
+    out += formatter.end()
+    return out, count
+
+
+def copy_stream(cursor, table: str, columns: tuple[str, ...], stream) -> None:
+    """COPY a stream made by ``encode_binary`` into ``table``."""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(stream)
 
 
 @dataclass

@@ -24,7 +24,13 @@ def enqueue_routing(case_id: int) -> None:
 
 
 def after_transition(case: Case, event: CaseEvent) -> None:
+    """Inside the transition's transaction (the case row locked): the clocks follow the
+    event at once; everything else is enqueued for after the commit."""
+    from clocks.services import clocks_update
+
     from . import tasks
+
+    clocks_update(case)
 
     if event.action == "file":
         transaction.on_commit(lambda: enqueue_routing(case.pk), robust=True)

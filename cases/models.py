@@ -178,6 +178,19 @@ class Supervision(models.IntegerChoices):
     RED = 3, _("Red card")
 
 
+def light_expression(now) -> models.Case:
+    """The traffic light of the whole-case clock as a SQL expression ("green", "yellow",
+    "red" or NULL), the same rule as ``Case.light()``: lists, the map and the dashboard
+    all use this one definition."""
+    return models.Case(
+        models.When(~Q(stage__in=OPEN_STAGES) | Q(filed_at__isnull=True), then=models.Value(None)),
+        models.When(deadline__lt=now, then=models.Value("red")),
+        models.When(warn_at__lte=now, then=models.Value("yellow")),
+        default=models.Value("green"),
+        output_field=models.CharField(),
+    )
+
+
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user) -> "CaseQuerySet":
         """What each role may see: the centre and supervisors everything; an officer
@@ -203,6 +216,11 @@ class CaseQuerySet(models.QuerySet):
 
     def open(self) -> "CaseQuerySet":
         return self.filter(stage__in=OPEN_STAGES)
+
+    def with_light(self, now=None) -> "CaseQuerySet":
+        """Annotate ``traffic_light`` ("green", "yellow", "red" or None) in SQL, exactly as
+        ``Case.light()`` computes it from the whole-case clock's deadline and warning."""
+        return self.annotate(traffic_light=light_expression(now or timezone.now()))
 
 
 class Case(models.Model):
@@ -301,7 +319,13 @@ class Case(models.Model):
         related_name="field_cases",
         db_index=False,
     )
+    # The whole-case clock's deadline and its 80 % moment, and the nearest deadline of any
+    # open clock of the case (kept by clocks.services.clocks_update in the transition's
+    # transaction). While the case is on hold the deadline and warning are empty unless
+    # already passed, so the light computed from them stays what it was when paused.
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
+    warn_at = models.DateTimeField(_("warning from"), null=True, blank=True)
+    due_at = models.DateTimeField(_("next deadline"), null=True, blank=True)
     supervision = models.PositiveSmallIntegerField(
         _("supervision"), choices=Supervision.choices, default=Supervision.NONE
     )
@@ -344,7 +368,7 @@ class Case(models.Model):
         # their own: each leads one of these, which serves the same lookups, and every
         # index costs writes (generate_cases, intake).
         indexes = [
-            models.Index(fields=["department", "stage", "deadline"], name="case_inbox"),
+            models.Index(fields=["department", "stage", "due_at"], name="case_inbox"),
             models.Index(fields=["stage", "deadline"], name="case_stage_deadline"),
             models.Index(fields=["grid", "stage"], name="case_grid_stage"),
             models.Index(fields=["reporter", "-reported_at"], name="case_reporter"),
@@ -375,16 +399,19 @@ class Case(models.Model):
         return self.stage in OPEN_STAGES
 
     def light(self, now=None) -> str | None:
-        """Traffic light of the case clock: green below 80 % of the time allowed, yellow
-        to 100 %, red past it; None when no clock runs."""
-        if not self.is_open or self.deadline is None or self.filed_at is None:
+        """Traffic light of the whole-case clock: green below 80 % of the time allowed,
+        yellow to 100 %, red past it; None before filing and once closed. The same rule
+        as ``CaseQuerySet.with_light`` (which lists use)."""
+        if now is None and hasattr(self, "traffic_light"):
+            return self.traffic_light
+        if not self.is_open or self.filed_at is None:
             return None
         now = now or timezone.now()
-        allowed = (self.deadline - self.filed_at).total_seconds()
-        used = (now - self.filed_at).total_seconds()
-        if allowed <= 0 or used > allowed:
+        if self.deadline is not None and self.deadline < now:
             return "red"
-        return "yellow" if used >= 0.8 * allowed else "green"
+        if self.warn_at is not None and self.warn_at <= now:
+            return "yellow"
+        return "green"
 
     def field_worker_for_check(self):
         """Who goes on site to verify or check: the grid's responsible worker, else its

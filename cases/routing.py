@@ -4,25 +4,43 @@ routing, so a lost task is made good by a periodic sweep."""
 
 import datetime
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grids.models import Area, Location, locate
 from org.models import Department, Role, RoleGrant, User
 
-from .clock import calendar_for
-from .models import OPEN_STAGES, Case, CaseEvent, Category, DepartmentPolicy, RoutingRule, Stage
+from .clock import Calendar, calendar_for, parse_periods
+from .models import (
+    OPEN_STAGES,
+    CalendarDay,
+    Case,
+    CaseEvent,
+    Category,
+    DepartmentPolicy,
+    RoutingRule,
+    Stage,
+    Urgency,
+    WorkingCalendar,
+)
 
 ROUTER_USERNAME = "gridgov-router"
 
 
 def router() -> User:
     """The account routing acts as, so that its events say who decided: the rules."""
+    # The account and its roles in one query (the workflow asks for its role next).
+    grants = list(RoleGrant.objects.filter(user__username=ROUTER_USERNAME).select_related("user"))
+    if grants:
+        user = grants[0].user
+        user.roles = frozenset(g.role for g in grants) if user.is_active else frozenset()
+        return user
     user, created = User.objects.get_or_create(
         username=ROUTER_USERNAME, defaults={"full_name": "自动派遣", "is_active": True}
     )
@@ -31,6 +49,16 @@ def router() -> User:
         user.save(update_fields=["password"])
         RoleGrant.objects.create(user=user, role=Role.SYSTEM)
     return user
+
+
+def decision_reason(rule_name: str | None, priority: int = 0, department: str = "") -> str:
+    if rule_name is None:
+        return _("No routing rule matches: the case waits for a dispatcher.")
+    return _("Rule “%(rule)s” (priority %(priority)s): %(department)s.") % {
+        "rule": rule_name,
+        "priority": priority,
+        "department": department,
+    }
 
 
 @dataclass
@@ -43,44 +71,83 @@ class Decision:
     @property
     def why(self) -> str:
         if self.rule is None:
-            return _("No routing rule matches: the case waits for a dispatcher.")
-        return _("Rule “%(rule)s” (priority %(priority)s): %(department)s.") % {
-            "rule": self.rule.name,
-            "priority": self.rule.priority,
-            "department": self.department,
-        }
+            return decision_reason(None)
+        return decision_reason(self.rule.name, self.rule.priority, str(self.department))
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a case is, as the rules read it."""
+
+    point: Point
+    area_ids: frozenset[int]  # its community, street and district
+    grid_code: str | None
+
+    @classmethod
+    def of(cls, where: Location) -> "Place":
+        areas = (where.community, where.street, where.district)
+        return cls(
+            where.point,
+            frozenset(area.pk for area in areas if area is not None),
+            where.grid.code if where.grid else None,
+        )
+
+
+def refusal(
+    *,
+    category_code: str,
+    urgency: str,
+    area_id: int | None,
+    area_name: str,
+    grid_code: str,
+    shape,
+    case_category: str,
+    case_urgency: str,
+    place: Place,
+) -> str | None:
+    """Why a rule with these fields does not apply to a case, or None when it does."""
+    if category_code and not case_category.startswith(category_code):
+        return _("category is not under %(code)s") % {"code": category_code}
+    if urgency and urgency != case_urgency:
+        label = dict(Urgency.choices).get(urgency, urgency)
+        return _("urgency is not %(urgency)s") % {"urgency": label}
+    if area_id and area_id not in place.area_ids:
+        return _("not in %(area)s") % {"area": area_name}
+    if grid_code and place.grid_code != grid_code:
+        return _("not in unit grid %(code)s") % {"code": grid_code}
+    if shape is not None and not shape.contains(place.point):
+        return _("outside the drawn area")
+    return None
 
 
 def rule_refusal(
     rule: RoutingRule, *, category: Category, where: Location, urgency: str
 ) -> str | None:
     """Why ``rule`` does not apply, or None when it does."""
-    if rule.category_id and not category.full_code.startswith(rule.category.full_code):
-        return _("category is not under %(code)s") % {"code": rule.category.full_code}
-    if rule.urgency and rule.urgency != urgency:
-        return _("urgency is not %(urgency)s") % {"urgency": rule.get_urgency_display()}
-    if rule.area_id:
-        inside = {
-            where.community and where.community.pk,
-            where.street and where.street.pk,
-            where.district and where.district.pk,
-        }
-        if rule.area_id not in inside:
-            return _("not in %(area)s") % {"area": rule.area.name}
-    if rule.grid_code and (where.grid is None or where.grid.code != rule.grid_code):
-        return _("not in unit grid %(code)s") % {"code": rule.grid_code}
-    if rule.shape is not None and not rule.shape.contains(where.point):
-        return _("outside the drawn area")
-    return None
+    return refusal(
+        category_code=rule.category.full_code if rule.category_id else "",
+        urgency=rule.urgency,
+        area_id=rule.area_id,
+        area_name=rule.area.name if rule.area_id else "",
+        grid_code=rule.grid_code,
+        shape=rule.shape,
+        case_category=category.full_code,
+        case_urgency=urgency,
+        place=Place.of(where),
+    )
+
+
+def active_rules():
+    """The rules routing tries, in the order it tries them."""
+    return RoutingRule.objects.filter(is_active=True, department__is_active=True).order_by(
+        "priority", "id"
+    )
 
 
 def routing_decide(*, category: Category, where: Location, urgency: str) -> Decision:
     """The first active rule, in priority order, that matches; with the reason for each."""
     decision = Decision(None, None)
-    rules = RoutingRule.objects.filter(is_active=True, department__is_active=True).select_related(
-        "category", "area", "department"
-    )
-    for rule in rules.order_by("priority", "id"):
+    for rule in active_rules().select_related("category", "area", "department"):
         refusal = rule_refusal(rule, category=category, where=where, urgency=urgency)
         decision.trace.append((rule, refusal is None, refusal or _("matches")))
         if refusal is None:
@@ -109,6 +176,38 @@ def available_officers(department: Department, when: datetime.datetime):
     )
 
 
+def on_duty(
+    calendar: WorkingCalendar | None,
+    when: datetime.datetime,
+    known: tuple[datetime.date, str | None, str | None] | None = None,
+) -> bool:
+    """Whether ``when`` is working time on the calendar (the default one if None), as
+    ``calendar_for(...).is_working_time(when)`` says, reading only that local day's
+    holiday, make-up day or closure instead of every one. ``known``: (day, the calendar's
+    own kind of day, the national kind) already read for that day, or None."""
+    if calendar is None:
+        calendar = WorkingCalendar.objects.filter(is_default=True).first() or (
+            WorkingCalendar.objects.first()
+        )
+    if calendar is None:
+        return calendar_for(None).is_working_time(when)
+    zone = ZoneInfo(calendar.time_zone)
+    day = when.astimezone(zone).date()
+    if known is not None and known[0] == day:
+        own, national = known[1], known[2]
+    else:
+        rows = dict(
+            CalendarDay.objects.filter(day=day)
+            .filter(Q(calendar=calendar) | Q(calendar__isnull=True))
+            .values_list("calendar_id", "kind")
+        )
+        own, national = rows.get(calendar.pk), rows.get(None)
+    # The calendar's own day wins over the national one.
+    kind = own or (national if calendar.follows_national else None)
+    exceptions = {day: kind} if kind else {}
+    return Calendar(zone, parse_periods(calendar.periods), exceptions).is_working_time(when)
+
+
 def choose_assignee(department: Department, when: datetime.datetime | None = None) -> User | None:
     """Filters (member, officer, not on leave), then the department's chooser.
 
@@ -118,13 +217,29 @@ def choose_assignee(department: Department, when: datetime.datetime | None = Non
     from the same position.
     """
     when = when or timezone.now()
-    if not calendar_for(department).is_working_time(when):
+    # The policy row, locked, with its calendar and that calendar's kind of day today (in
+    # the site's zone): one query where routing runs many times a second. Its first use
+    # creates the row.
+    day = timezone.localdate(when)
+    days = CalendarDay.objects.filter(day=day).values("kind")
+    policies = (
+        DepartmentPolicy.objects.select_for_update(of=("self",))
+        .select_related("calendar")
+        .annotate(
+            own_day=Subquery(days.filter(calendar=OuterRef("calendar"))[:1]),
+            national_day=Subquery(days.filter(calendar__isnull=True)[:1]),
+        )
+        .filter(department=department)
+    )
+    policy = policies.first()
+    if policy is None:
+        DepartmentPolicy.objects.get_or_create(department=department)
+        policy = policies.get()
+    if not on_duty(policy.calendar, when, (day, policy.own_day, policy.national_day)):
         return None
     candidates = list(available_officers(department, when))
     if not candidates:
         return None
-    policy, _ = DepartmentPolicy.objects.get_or_create(department=department)
-    policy = DepartmentPolicy.objects.select_for_update().get(pk=policy.pk)
     if policy.chooser == DepartmentPolicy.Chooser.LEAST_OPEN:
         loads = dict(
             Case.objects.filter(assignee__in=candidates, stage__in=OPEN_STAGES)
@@ -139,49 +254,79 @@ def choose_assignee(department: Department, when: datetime.datetime | None = Non
             if policy.last_assigned_id and user.pk > policy.last_assigned_id
         ]
         chosen = (after or candidates)[0]
-    policy.last_assigned = chosen
-    policy.save(update_fields=["last_assigned"])
+    DepartmentPolicy.objects.filter(pk=policy.pk).update(last_assigned=chosen)
     return chosen
 
 
 def case_route(case_id: int) -> CaseEvent | None:
     """Route a filed case once: dispatch it by the first matching rule (and assign an
     officer), or record that no rule matched. A case already routed is left alone, so a
-    redelivered or re-enqueued task does nothing."""
+    redelivered or re-enqueued task does nothing.
+
+    The same decision as ``routing_decide``, read from plain rows rather than model
+    instances: routing runs many times a second and the table has a rule per class and
+    street (hundreds in a district).
+    """
     from .workflow import perform
 
     with transaction.atomic():
         case = (
-            # Lock the case row only: the joined areas may be NULL, and PostgreSQL cannot
+            # Lock the case row only: the joined grid may be NULL, and PostgreSQL cannot
             # lock the nullable side of an outer join.
             Case.objects.select_for_update(of=("self",))
             .filter(pk=case_id, needs_routing=True)
-            .select_related("category", "grid", "community", "street", "district")
+            .select_related("category", "grid")
+            .only(
+                "stage", "point", "urgency", "community", "street", "district",
+                "category__full_code", "grid__code",
+            )
             .first()
-        )
+        )  # fmt: skip
         if case is None:
             return None
         if case.stage != Stage.FILED:
             Case.objects.filter(pk=case.pk).update(needs_routing=False)
             return None
-        where = Location(case.point, case.grid, case.community, case.street, case.district)
-        decision = routing_decide(category=case.category, where=where, urgency=case.urgency)
-        trace = [
-            {"rule": rule.pk, "name": rule.name, "matched": ok, "why": str(why)}
-            for rule, ok, why in decision.trace
-        ]
-        if decision.rule is None:
-            return perform(case, "route_none", router(), reason=decision.why, data={"trace": trace})
+        place = Place(
+            case.point,
+            frozenset(pk for pk in (case.community_id, case.street_id, case.district_id) if pk),
+            case.grid.code if case.grid_id else None,
+        )
+        rules = active_rules().values_list(
+            "pk", "name", "priority", "category__full_code", "urgency", "area", "area__name",
+            "grid_code", "shape", "department", "department__name",
+        )  # fmt: skip
+        trace, chosen = [], None
+        for pk, name, priority, code, urgency, area, area_name, grid, shape, *department in rules:
+            why = refusal(
+                category_code=code or "",
+                urgency=urgency,
+                area_id=area,
+                area_name=area_name or "",
+                grid_code=grid,
+                shape=shape,
+                case_category=case.category.full_code,
+                case_urgency=case.urgency,
+                place=place,
+            )
+            trace.append(
+                {"rule": pk, "name": name, "matched": why is None, "why": str(why or _("matches"))}
+            )
+            if why is None:
+                chosen = (pk, name, priority, *department)
+                break
+        # By id: perform locks and reads the case itself.
+        if chosen is None:
+            return perform(
+                case.pk, "route_none", router(), reason=decision_reason(None), data={"trace": trace}
+            )
+        pk, name, priority, department_id, department_name = chosen
         return perform(
-            case,
+            case.pk,
             "dispatch",
             router(),
-            reason=decision.why,
-            data={
-                "department": decision.department.pk,
-                "rule": decision.rule.pk,
-                "trace": trace,
-            },
+            reason=decision_reason(name, priority, department_name),
+            data={"department": department_id, "rule": pk, "trace": trace},
         )
 
 

@@ -81,7 +81,9 @@ def case_report(
 
     Hotline and public reports wait for the grid worker's on-site verification; a grid
     worker's own report waits for filing; one the worker already fixed waits for audit.
-    A point outside every grid is accepted and left for the dispatcher to triage.
+    A point outside every grid is accepted and left for the dispatcher to triage: no grid
+    worker covers it, so even a public report skips on-site verification and waits for
+    filing (or refusal) at the dispatch desk.
     """
     if point.srid is None:
         point = Point(point.x, point.y, srid=4326)
@@ -89,7 +91,7 @@ def case_report(
         raise InvalidInput("This category is no longer used.", field="category")
     where = locate(point)
     if source in SOURCES_NEEDING_VERIFICATION:
-        stage = Stage.VERIFYING
+        stage = Stage.VERIFYING if where.covered else Stage.REPORTED
     elif self_handled:
         stage = Stage.SELF_HANDLED
     else:

@@ -1,6 +1,7 @@
 from celery import shared_task
-from django.core.mail import send_mail
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from .models import CaseEvent
@@ -32,20 +33,28 @@ def ensure_cases_routed() -> int:
     return len(ids)
 
 
-@shared_task(queue="notifications", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    queue="notifications",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
 def inform_reporters(event_id: int) -> int:
-    """Tell everyone who reported the problem that it was fixed (merged cases included)."""
+    """Tell everyone who reported the problem that it was fixed (merged cases included):
+    a notification in their inbox, e-mailed with their next digest. Safe to run twice
+    (one notification per reporter and closing event). Returns how many were created."""
+    from notifications.services import notify
+
     event = CaseEvent.objects.select_related("case").get(pk=event_id)
     case = event.case
-    addresses = sorted(
-        {r.user.email for r in case.reporters.select_related("user") if r.user and r.user.email}
-    )
-    if addresses:
-        send_mail(
-            _("Case %(number)s is closed") % {"number": case.reference},
-            _("The problem you reported was fixed and checked on site: %(description)s")
+    people = [r.user for r in case.reporters.select_related("user") if r.user is not None]
+    with translation.override(settings.LANGUAGE_CODE):
+        return notify(
+            people,
+            kind="case_closed",
+            title=_("Case %(number)s is closed") % {"number": case.reference},
+            body=_("The problem you reported was fixed and checked on site: %(description)s")
             % {"description": case.description[:200]},
-            None,
-            addresses,
+            case=case,
+            dedup_key=f"case-closed:{event.pk}",
         )
-    return len(addresses)

@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.gis.geos import Point
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from clocks.services import case_clocks, overview_sections
 from grids.models import UnitGrid
 from grids.views import base_layers
 from org.decorators import role_required
@@ -19,6 +20,7 @@ from org.models import Membership, Role
 from .forms import ActionForm, DryRunForm, ReportForm, leaf_categories
 from .models import Case, CaseRequest, Category, Photo, Source, Stage
 from .routing import routing_dry_run, routing_gaps
+from .routing_explain import department_explanation
 from .services import case_report, duplicates_near
 from .workflow import (
     BY_ACTION,
@@ -36,6 +38,7 @@ CENTRE_ROLES = (Role.DISPATCHER, Role.SHIFT_LEADER)
 EVENT_LABELS = {
     "report": gettext_lazy("Reported"),
     "absorb": gettext_lazy("Took in a duplicate case"),
+    "escalate": gettext_lazy("Escalated"),
 }
 
 
@@ -191,27 +194,28 @@ def approvals(request):
 
 INBOX_STAGES = [Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.ON_HOLD, Stage.CHECKING]
 INBOX_SIZE = 200
-# On PostgreSQL the inbox picks its cases with one ordered scan of the case_inbox index
-# (department, stage, deadline) per department of the officer and per stage, each stopping
-# after INBOX_SIZE rows, merged by the outer ORDER BY ... LIMIT. A plain filter on all four
-# stages reads, joins and sorts every open case of the department instead: about 130 ms at
-# 20,000 open cases, against about 5 ms (bench/bench_cases.py).
+# Cases sort by the nearest deadline of any of their open clocks (Case.due_at, kept by
+# clocks.services.clocks_update). On PostgreSQL the inbox picks its cases with one ordered
+# scan of the case_inbox index (department, stage, due_at) per department of the officer
+# and per stage, each stopping after INBOX_SIZE rows, merged by the outer ORDER BY ...
+# LIMIT. A plain filter on all four stages reads, joins and sorts every open case of the
+# department instead: about 130 ms at 20,000 open cases, against about 5 ms (bench/bench_cases.py).
 INBOX_IDS_SQL = f"""
     SELECT c.id FROM {Membership._meta.db_table} m
     CROSS JOIN unnest(%s::text[]) AS s(stage)
     CROSS JOIN LATERAL (
-        SELECT id, deadline FROM {Case._meta.db_table}
+        SELECT id, due_at FROM {Case._meta.db_table}
         WHERE department_id = m.department_id AND stage = s.stage
-        ORDER BY deadline, id LIMIT %s
+        ORDER BY due_at, id LIMIT %s
     ) c
     WHERE m.user_id = %s
-    ORDER BY c.deadline, c.id LIMIT %s
+    ORDER BY c.due_at, c.id LIMIT %s
 """
 
 
 @role_required(Role.OFFICER)
 def inbox(request):
-    """The department's open cases, nearest deadline first (no deadline last)."""
+    """The department's open cases, nearest open-clock deadline first (none last)."""
     if connection.vendor == "postgresql":
         stages = [stage.value for stage in INBOX_STAGES]
         params = (stages, INBOX_SIZE, request.user.pk, INBOX_SIZE)
@@ -220,9 +224,9 @@ def inbox(request):
         mine = Q(department__in=request.user.departments.all(), stage__in=INBOX_STAGES)
     # Rows show no map: parsing 200 points and 400 boundaries cost ~15 ms a page.
     cases = (
-        case_list(Case.objects.filter(mine))
+        case_list(Case.objects.filter(mine).with_light())
         .defer("point", "grid__boundary", "community__boundary")
-        .order_by("deadline", "id")
+        .order_by(F("due_at").asc(nulls_last=True), "id")
     )
     return render(
         request,
@@ -233,14 +237,9 @@ def inbox(request):
 
 @role_required(Role.SUPERVISOR)
 def overview(request):
-    return render(
-        request,
-        "role_home.html",
-        {
-            "title": _("Overview"),
-            "intro": _("Cases across all departments on one map, and the figures behind them."),
-        },
-    )
+    """Overdue and escalated cases the supervisor may see, by escalation level."""
+    sections = overview_sections(Case.objects.visible_to(request.user))
+    return render(request, "clocks/overview.html", {"sections": sections})
 
 
 # ---------------------------------------------------------------------------- one case
@@ -280,7 +279,11 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
         # Citizens' contact details are for the centre, who call them back.
         "show_citizen": request.user.has_role(*CENTRE_ROLES),
         "light": case.light(),
+        "clocks": case_clocks(case),
         "base_layers": base_layers(),
+        "why_department": department_explanation(
+            case, [item["event"] for item in events], request.user
+        ),
     }
 
 

@@ -296,7 +296,9 @@ def apply_extension(ctx: Context, request: CaseRequest) -> None:
     old = ctx.case.deadline
     ctx.case.deadline = extend_deadline(ctx.case, Decimal(request.payload["hours"]))
     ctx.payload.update(
-        old_deadline=old.isoformat() if old else None, deadline=ctx.case.deadline.isoformat()
+        hours=request.payload["hours"],
+        old_deadline=old.isoformat() if old else None,
+        deadline=ctx.case.deadline.isoformat(),
     )
 
 
@@ -661,7 +663,8 @@ TRANSITIONS: list[Transition] = [
         _("Issue a supervision order"),
         FILED_OPEN,
         None,
-        [Role.SUPERVISOR],
+        # The system account issues the escalation ladder's yellow and red cards.
+        [Role.SUPERVISOR, Role.SYSTEM],
         effect=supervise,
         needs_reason=True,
         inputs=("level",),

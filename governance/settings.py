@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -154,6 +155,14 @@ INSTALLED_APPS = [
     "org",
     "grids",
     "cases",
+    "clocks",
+    "notifications",
+    "feeds",
+    "stats",
+    "keys",
+    "open311",
+    "maps",
+    "evaluation",
 ]
 
 MIDDLEWARE = [
@@ -164,6 +173,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "keys.middleware.ApiRequestLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -183,6 +193,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "org.context_processors.roles",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -248,7 +259,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues by purpose, so that a flood of notifications cannot delay routing.
-GRIDGOV_QUEUES = ["default", "routing", "clocks", "notifications"]
+# Event feeds have their own queue: a slow receiver must not hold up people's notifications.
+GRIDGOV_QUEUES = ["default", "routing", "clocks", "notifications", "feeds"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -270,16 +282,55 @@ else:
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Where django.core.mail.backends.filebased.EmailBackend writes, when chosen.
+EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "gridgov@localhost")
+# Where people and other systems reach this GridGov: links in e-mails and event feeds.
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must start with http:// or https://.")
+# How often unread notifications go out by e-mail, one message per person.
+NOTIFICATION_DIGEST_SECONDS = envint("NOTIFICATION_DIGEST_SECONDS", 300)
+if NOTIFICATION_DIGEST_SECONDS < 10:
+    raise ImproperlyConfigured("NOTIFICATION_DIGEST_SECONDS must be at least 10.")
 
-# The JSON API under /api/v1/. Signed-in sessions only for now; errors are JSON
-# {"detail": ..., "field": ...} (governance/api.py).
+# Shared by every web process: API keys' rate limits are counted here, so the count must
+# not be per process (Django's default local-memory cache would multiply each limit by the
+# number of gunicorn workers). Redis when there is one; else files in var/, which every
+# process on this machine shares (its increments are not atomic: a limit may be exceeded
+# by a few requests under a race, acceptable for the embedded single-machine default).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "gridgov",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# The JSON API under /api/v1/: personal tokens, API keys for other systems (keys/), or a
+# signed-in session. Errors are JSON {"detail": ..., "field": ...} (governance/api.py).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # The first class names the scheme a 401 asks for.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "keys.authentication.PersonalTokenAuthentication",
+        "keys.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         "governance.api.HoldsARole",
+        "keys.permissions.KeyHasScope",
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["keys.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"login": envstr("API_LOGIN_RATE", "20/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -291,6 +342,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"],
+    "DESCRIPTION": (
+        "The GridGov API. Authenticate with a personal token (`Authorization: Token …`, "
+        "from `POST /api/v1/auth/token/`), an API key issued by an administrator "
+        "(`Authorization: Api-Key …`), or a signed-in session. Every error is JSON "
+        '`{"detail": …, "field": …}`.'
+    ),
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "governance.api.document_errors",
+    ],
 }
 
 LOGGING = {
@@ -306,11 +367,42 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "governance.tasks.record_heartbeat", "schedule": 60.0},
     # Routes filed cases whose routing task was lost (broker down, worker killed mid-task).
     "ensure-cases-routed": {"task": "cases.tasks.ensure_cases_routed", "schedule": 60.0},
+    # Fires the escalation steps that came due (each exactly once); due times are rows in
+    # clocks_clockstep, so a missed tick or a flushed broker only delays them a minute.
+    "fire-escalations": {"task": "clocks.tasks.fire_escalations", "schedule": 60.0},
     # Closes GIS imports whose worker died mid-run, so the page stops showing "running".
     "ensure-imports-finish": {"task": "grids.tasks.ensure_imports_finish", "schedule": 600.0},
+    # One e-mail per person with their unread notifications: often enough to be timely,
+    # seldom enough that a burst of events becomes one message, not a flood.
+    "send-notification-digests": {
+        "task": "notifications.tasks.send_digests",
+        "schedule": float(NOTIFICATION_DIGEST_SECONDS),
+    },
+    # Sends event feed deliveries that are due but whose task was lost (broker, worker).
+    "ensure-deliveries-sent": {"task": "feeds.tasks.ensure_deliveries_sent", "schedule": 60.0},
+    # Reads new case events into the dashboard's figures, so a new case shows within seconds;
+    # a run that finds nothing new costs one indexed query. Expires rather than piling up.
+    "ensure-figures-current": {
+        "task": "stats.tasks.ensure_figures_current",
+        "schedule": 3.0,
+        "options": {"expires": 30},
+    },
+    # Deletes finished exports past their expiry, so downloads do not pile up on disk.
+    "delete-expired-exports": {
+        "task": "evaluation.tasks.delete_expired_exports",
+        "schedule": 3600.0,
+    },
+    # Recomputes every figure from the whole history at night, when few cases move; it
+    # gives the same numbers and counts any case where the incremental path differed.
+    "rebuild-figures": {
+        "task": "stats.tasks.rebuild_figures",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 # An import still "running" after this long is taken to have lost its worker.
 IMPORT_STALL_SECONDS = envint("IMPORT_STALL_SECONDS", 3600)
+# Escalation steps fired per transaction by the sweep.
+ESCALATION_BATCH = envint("ESCALATION_BATCH", 1000)
 # A filed case is swept up for routing when its task has not run within this time.
 ROUTING_GRACE_SECONDS = envint("ROUTING_GRACE_SECONDS", 30)
 # With the broker down, give up publishing quickly: the request that filed a case must not
@@ -359,3 +451,28 @@ PHOTO_MAX_BYTES = envint("PHOTO_MAX_BYTES", 15 * 1024 * 1024)
 PHOTO_MAX_SIDE = envint("PHOTO_MAX_SIDE", 2560)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Event feeds (feeds/): after the n-th failed attempt the next waits the n-th delay, in
+# seconds (the last one repeats); after FEEDS_MAX_ATTEMPTS the delivery is marked failed and
+# can be replayed from the admin. The defaults keep trying for about 15 hours.
+FEEDS_RETRY_DELAYS_MESSAGE = "FEEDS_RETRY_DELAYS must be comma-separated seconds, e.g. 10,30,120."
+try:
+    FEEDS_RETRY_DELAYS = [
+        float(delay) for delay in envlist("FEEDS_RETRY_DELAYS", "10,30,120,600,1800,3600")
+    ]
+except ValueError:
+    raise ImproperlyConfigured(FEEDS_RETRY_DELAYS_MESSAGE) from None
+if not FEEDS_RETRY_DELAYS or not all(0 <= delay <= 86400 for delay in FEEDS_RETRY_DELAYS):
+    raise ImproperlyConfigured(FEEDS_RETRY_DELAYS_MESSAGE)
+FEEDS_MAX_ATTEMPTS = envint("FEEDS_MAX_ATTEMPTS", 20)
+FEEDS_TIMEOUT_SECONDS = envfloat("FEEDS_TIMEOUT_SECONDS", 10.0)
+if FEEDS_MAX_ATTEMPTS < 1 or not 0 < FEEDS_TIMEOUT_SECONDS <= 300:
+    raise ImproperlyConfigured(
+        "FEEDS_MAX_ATTEMPTS must be at least 1 and FEEDS_TIMEOUT_SECONDS from 0 to 300."
+    )
+# A due delivery whose task has not run within this time is enqueued again by the sweep.
+FEEDS_SWEEP_GRACE_SECONDS = envint("FEEDS_SWEEP_GRACE_SECONDS", 60)
+# Case events written with bulk_create send no signal; the sweep finds them by time (the
+# escalation engine records fired steps that way), looking back this far for late commits.
+FEEDS_BULK_ACTIONS = envlist("FEEDS_BULK_ACTIONS", "escalate")
+FEEDS_BULK_OVERLAP_SECONDS = envint("FEEDS_BULK_OVERLAP_SECONDS", 300)

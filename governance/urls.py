@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import JavaScriptCatalog
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from cases.api_routing import RoutingDryRun
 from org import views as org_views
 
 
@@ -13,10 +16,27 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+@csrf_exempt
+def api_not_found(request, rest=""):
+    """Under /api/ even an unknown address answers in JSON, the API's one error shape."""
+    return JsonResponse({"detail": _("Not found."), "field": None}, status=404)
+
+
 # The JSON API, version 1: each app adds its own routes here.
 api_v1 = [
     path("", include("grids.api_urls")),
+    path("routing/dry-run", RoutingDryRun.as_view(), name="routing-dry-run"),
+    path("", include("keys.api_urls")),
+    path("", include("cases.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The browsable reference, rendered by the vendored Redoc from the schema above.
+    path(
+        "docs/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/docs.html"),
+        name="api-docs",
+    ),
+    # Last: e.g. /api/v1/cases/-1/ matches no route above.
+    re_path(r"^(?P<rest>.*)$", api_not_found),
 ]
 
 urlpatterns = [
@@ -36,6 +56,12 @@ urlpatterns = [
     path("org/", include("org.urls")),
     path("grids/", include("grids.urls")),
     path("cases/", include("cases.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("stats/", include("stats.urls")),
+    path("maps/", include("maps.urls")),
+    path("evaluation/", include("evaluation.urls")),
     path("api/v1/", include(api_v1)),
+    # Doubled slashes are tolerated: Open311 clients build URLs by concatenation.
+    re_path(r"^open311/+", include("open311.urls")),
     path("admin/", admin.site.urls),
 ]

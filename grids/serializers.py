@@ -256,7 +256,8 @@ class QuerySerializer(serializers.Serializer):
     """Query parameters: a misspelt one is an error, not silently ignored."""
 
     def validate(self, attrs):
-        allowed = set(self.fields) | {api_settings.URL_FORMAT_OVERRIDE}
+        # api_key: Open311 clients send their key as a query parameter (keys.authentication).
+        allowed = set(self.fields) | {api_settings.URL_FORMAT_OVERRIDE, "api_key"}
         unknown = sorted(set(self.initial_data) - allowed)
         if unknown:
             raise serializers.ValidationError(

@@ -12,12 +12,6 @@ from django.utils.translation import gettext, override
 
 from org.demo import GIVEN, SURNAMES
 
-from ..models import (
-    OPEN_STAGES,
-    LimitUnit,
-    Source,
-    Stage,
-)
 from .mix import (
     ACCEPT_MINUTES,
     CALL_HOURS,
@@ -27,6 +21,7 @@ from .mix import (
     HANDLING_SIGMA,
     NORMAL,
     NORMAL_SIZE,
+    OPEN_STAGES,
     PATROL_HOURS,
     REASONS,
     SELF_STAGES,
@@ -40,6 +35,9 @@ from .mix import (
     STAGES,
     STUCK_DAYS,
     VERIFIED_SOURCES,
+    LimitUnit,
+    Source,
+    Stage,
 )
 from .world import RuleInfo, World, cumulative, iso
 
@@ -175,7 +173,8 @@ class Simulator:
         self.random = rng.random
         self.now = now
         self.take_ids = ids
-        self.request_ids: list[int] = []
+        self.request_ids: list[int] = []  # taken from the sequence, last first
+        self.reserved = None
         self.counters: dict[tuple[str, datetime.date], int] = {}
         self.zone = timezone.get_current_timezone()
         self._days: dict[int, tuple[datetime.date, int]] = {}
@@ -185,6 +184,18 @@ class Simulator:
         self.latest = now - 30  # no event after this
         self.routes: dict[tuple, object] = {}  # (category, grid, urgency) -> rule or None
         self.shaped = any(rule.shape is not None for rule in world.rules)
+        # The rules that can match a category at all, in the router's order: a few of the
+        # table's hundreds, so that a (category, grid, urgency) not seen yet is quick.
+        self.rules_for = {
+            category.id: [
+                rule for rule in world.rules if category.full_code.startswith(rule.category_code)
+            ]
+            for category in world.categories
+        }
+        # exp(sigma * z) for each normal quantile z, per sigma: a lognormal draw is then one
+        # random() and an index (the same values as computing it each time).
+        self.spreads: dict[float, list[float]] = {}
+        self.handling_spread = [math.exp(HANDLING_SIGMA * z) for z in NORMAL]
 
     # ------------------------------------------------------------------ helpers
 
@@ -199,8 +210,10 @@ class Simulator:
         return found
 
     def lognormal(self, median: float, sigma: float) -> int:
-        z = NORMAL[int(self.random() * NORMAL_SIZE)]
-        return max(1, int(median * math.exp(sigma * z)))
+        spread = self.spreads.get(sigma)
+        if spread is None:
+            spread = self.spreads[sigma] = [math.exp(sigma * z) for z in NORMAL]
+        return max(1, int(median * spread[int(self.random() * NORMAL_SIZE)]))
 
     def below(self, n: int) -> int:
         return int(self.random() * n)
@@ -212,9 +225,15 @@ class Simulator:
         return self.pick(REASONS[action])
 
     def request_id(self) -> int:
+        if self.reserved is not None:
+            return next(self.reserved)
         if not self.request_ids:
-            self.request_ids = self.take_ids("request", 256)
-        return self.request_ids.pop(0)
+            self.request_ids = self.take_ids("request", 256)[::-1]
+        return self.request_ids.pop()
+
+    def reserve_requests(self, ids: list[int]) -> None:
+        """Number requests from ``ids`` only (a process without a connection)."""
+        self.reserved = iter(ids)
 
     def daytime(self, moment: int, first: int, last: int) -> int:
         """``moment`` if it falls between the ``first`` and ``last`` minute of its local day,
@@ -240,12 +259,12 @@ class Simulator:
         """When the department reports done, having started at ``t``: a lognormal share of
         the time its filing condition allows (working time, or the clock for urgent and
         calendar-day limits), worked without a break."""
-        share *= math.exp(HANDLING_SIGMA * NORMAL[int(self.random() * NORMAL_SIZE)])
+        share *= self.handling_spread[int(self.random() * NORMAL_SIZE)]
         condition = rec.condition
         if condition.limit_unit == LimitUnit.WORKING_HOURS:
-            allowed = float(condition.limit_value) * 3600
+            allowed = condition.value * 3600
         elif condition.limit_unit == LimitUnit.WORKING_DAYS:
-            allowed = float(condition.limit_value) * self.w.time.day_seconds
+            allowed = condition.value * self.w.time.day_seconds
         else:
             allowed = rec.deadline - rec.filed
         return self.crew_time(t + max(300, int(share * allowed)))
@@ -396,7 +415,7 @@ class Simulator:
         key = (prefix, self.local_day(t)[0])
         sequence = self.counters.get(key, 0) + 1
         number = f"{prefix}{key[1]:%Y%m%d}{sequence:04d}"
-        deadline = w.time.deadline(t, rec.condition.limit_value, rec.condition.limit_unit)
+        deadline = w.time.deadline(t, rec.condition.value, rec.condition.limit_unit)
         self.event(
             rec, t, "file", Stage.FILED, self.pick(centre),
             payload=(
@@ -496,7 +515,7 @@ class Simulator:
 
     def route(self, rec: Record) -> RuleInfo | None:
         """The routing rule that dispatches the case, as ``routing_decide`` finds it."""
-        rules = self.w.rules
+        rules = self.rules_for[rec.category.id]
         if self.shaped:  # a drawn area: the point decides, not only the grid
             key = None
         else:
@@ -692,3 +711,25 @@ class Simulator:
         target.reporters.append(reporter[:4] + (rec.id, merge_at))
         target.version += 1
         return True
+
+
+def simulate(simulator: Simulator, chunk: list[int], case_ids: list[int]) -> list[Record]:
+    """The records of a batch of the plan, merges resolved within the batch."""
+    records, merges = [], []
+    for case_id, key in zip(case_ids, chunk, strict=True):
+        stage = STAGES[(key >> 3) & 31]
+        source = SOURCES[key & 7]
+        if stage == Stage.MERGED:
+            rec = simulator.new_record(case_id, source, key >> 8)
+            merges.append(len(records))
+        else:
+            rec = simulator.make(case_id, stage, source, key >> 8)
+        records.append(rec)
+    for position in merges:
+        rec = records[position]
+        if not simulator.merge(rec, records, position):
+            # Nothing open nearby to merge into: the centre turns it down.
+            rec.stage = ""
+            rec.events = []
+            records[position] = simulator.make(rec.id, Stage.NOT_ACCEPTED, rec.source, rec.reported)
+    return records

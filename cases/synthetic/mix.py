@@ -1,11 +1,22 @@
 """The mix of synthetic cases: stages, sources, categories, hours and places, as data."""
 
 from statistics import NormalDist
+from types import SimpleNamespace
 
-from ..models import (
-    Source,
-    Stage,
-)
+from .. import models
+
+
+def plain(choices) -> SimpleNamespace:
+    """A TextChoices as plain strings. The simulation looks stages up and compares them
+    millions of times, and an enum member's lookup and comparison cost several times a
+    str's; the values written are the same."""
+    return SimpleNamespace(**{member.name: member.value for member in choices})
+
+
+Stage = plain(models.Stage)
+Source = plain(models.Source)
+LimitUnit = plain(models.LimitUnit)
+OPEN_STAGES = frozenset(stage.value for stage in models.OPEN_STAGES)
 
 # Per cent of all cases by the stage their life heads for. A life still running when the
 # cases are generated stops where it has got to, so recent cases are open as they would be;

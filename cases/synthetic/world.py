@@ -25,7 +25,6 @@ from ..models import (
     Category,
     DepartmentPolicy,
     FilingCondition,
-    LimitUnit,
     RoutingRule,
 )
 from .mix import (
@@ -38,6 +37,7 @@ from .mix import (
     NORMAL_SIZE,
     SPOT_WORDS,
     SPOTS_PER_GRID,
+    LimitUnit,
 )
 
 DEMO_DISTRICT = "110101"  # Dongcheng; other districts' grids (a benchmark's) are never used
@@ -95,15 +95,16 @@ class WorkingTime:
             return moment
         return max(moment, self.starts[i])
 
-    def deadline(self, start: int, value: Decimal, unit: str) -> int:
+    def deadline(self, start: int, value: Decimal | float, unit: str) -> int:
         """What ``clock.limit_to_deadline`` gives for a start in whole seconds."""
+        value = float(value)
         if unit == LimitUnit.URGENT_HOURS:
-            return start + round(float(value) * 3600)
+            return start + round(value * 3600)
         if unit == LimitUnit.CALENDAR_DAYS:
-            return start + round(float(value) * 86400)
+            return start + round(value * 86400)
         if unit == LimitUnit.WORKING_HOURS:
-            return self.add(start, round(float(value) * 3600))
-        return self.add(start, round(self.day_seconds * float(value)))
+            return self.add(start, round(value * 3600))
+        return self.add(start, round(self.day_seconds * value))
 
     def check_against(self, rng: random.Random, conditions, start: int, end: int) -> None:
         for _ in range(300):
@@ -190,6 +191,10 @@ class ConditionInfo:
     limit_value: Decimal
     limit_unit: str
     text: str
+    value: float = 0.0  # limit_value as a float, converted once
+
+    def __post_init__(self):
+        self.value = float(self.limit_value)
 
 
 @dataclass

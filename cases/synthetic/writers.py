@@ -42,6 +42,18 @@ REQUEST_COLUMNS = (
     "decided_by_id", "decided_at", "decision_note", "reason",
 )  # fmt: skip
 CASE_TABLES = [Case, CaseEvent, CaseReporter, CaseRequest]
+COLUMNS = {
+    Case._meta.db_table: CASE_COLUMNS,
+    CaseEvent._meta.db_table: EVENT_COLUMNS,
+    CaseReporter._meta.db_table: REPORTER_COLUMNS,
+    CaseRequest._meta.db_table: REQUEST_COLUMNS,
+}
+# The Stats field that counts each table's rows (cases are counted per batch).
+COUNTED = {
+    CaseEvent._meta.db_table: "events",
+    CaseReporter._meta.db_table: "reporters",
+    CaseRequest._meta.db_table: "requests",
+}
 EMPTY_JSONB = bulk.JSONB_VERSION + "{}"
 
 
@@ -58,6 +70,54 @@ def request_rows(rec: Record):
 
 def wire_payload(payload: str) -> str:
     return EMPTY_JSONB if payload == "{}" else bulk.JSONB_VERSION + payload
+
+
+def case_rows(records: list[Record]):
+    t = bulk.wire_time
+    return (
+        (
+            rec.id, rec.number, rec.source, rec.citizen_name, rec.citizen_phone,
+            EWKB_POINT.pack(1, EWKB_POINT_TYPE, 4326, rec.x, rec.y), rec.address,
+            rec.description, rec.urgency, rec.stage, t(rec.deadline),
+            rec.supervision, rec.rework, rec.returns, t(rec.reported), t(rec.filed),
+            t(rec.closed), rec.version, rec.assignee, rec.grid.community_id,
+            rec.department, rec.grid.district_id, rec.field_worker, rec.grid.id,
+            rec.merged_into, rec.reporter, rec.grid.street_id, rec.category.id,
+            rec.condition.id if rec.number is not None else None, False,
+            rec.routing_rule,
+        )
+        for rec in records
+    )  # fmt: skip
+
+
+def event_rows(records: list[Record]):
+    return (
+        (rec.id, (at - bulk.EPOCH_2000) * 1_000_000, action, from_stage, to_stage,
+         actor, reason, wire_payload(payload))
+        for rec in records
+        for at, action, from_stage, to_stage, actor, reason, payload in rec.events
+    )  # fmt: skip
+
+
+def reporter_rows(records: list[Record]):
+    t = bulk.wire_time
+    return (
+        (rec.id, user, name, phone, source, original, t(joined))
+        for rec in records
+        for user, name, phone, source, original, joined in rec.reporters
+    )
+
+
+def request_rows_of(records: list[Record]):
+    t = bulk.wire_time
+    return (
+        (pk, rec.id, kind, status, wire_payload(payload), by, t(at), decided_by,
+         t(decided_at), note, reason)
+        for rec in records
+        if rec.requests
+        for pk, kind, status, payload, by, at, decided_by, decided_at, note, reason
+        in request_rows(rec)
+    )  # fmt: skip
 
 
 @dataclass
@@ -133,63 +193,37 @@ class PostgresWriter:
                 if self.rebuild:
                     self.dropped.append((model, bulk.drop_secondary(cursor, table)))
 
-    def write(self, records: list[Record], stats: Stats) -> None:
-        t = bulk.wire_time
+    def streams(self, records: list[Record]):
+        """The batch as binary COPY streams, one per table: (table, stream, rows), built
+        lazily. Needs no connection, so that a second process can build them."""
+        for model, rows in (
+            (Case, case_rows(records)),
+            (CaseEvent, event_rows(records)),
+            (CaseReporter, reporter_rows(records)),
+            (CaseRequest, request_rows_of(records)),
+        ):
+            table = model._meta.db_table
+            stream, count = bulk.encode_binary(self.types[table], rows)
+            yield table, stream, count
+
+    def send(self, streams, stats: Stats) -> None:
+        """COPY the streams of a batch into their tables; the time to build a stream
+        lazily counts as copying."""
         with connection.cursor() as wrapper:
             cursor = wrapper.cursor  # the psycopg cursor: Django's wrapper has no copy()
             started = time.perf_counter()
-            table = Case._meta.db_table
-            bulk.copy_binary(
-                cursor, table, CASE_COLUMNS, self.types[table],
-                (
-                    (
-                        rec.id, rec.number, rec.source, rec.citizen_name, rec.citizen_phone,
-                        EWKB_POINT.pack(1, EWKB_POINT_TYPE, 4326, rec.x, rec.y), rec.address,
-                        rec.description, rec.urgency, rec.stage, t(rec.deadline),
-                        rec.supervision, rec.rework, rec.returns, t(rec.reported), t(rec.filed),
-                        t(rec.closed), rec.version, rec.assignee, rec.grid.community_id,
-                        rec.department, rec.grid.district_id, rec.field_worker, rec.grid.id,
-                        rec.merged_into, rec.reporter, rec.grid.street_id, rec.category.id,
-                        rec.condition.id if rec.number is not None else None, False,
-                        rec.routing_rule,
-                    )
-                    for rec in records
-                ),
-            )  # fmt: skip
-            after_cases = time.perf_counter()
-            table = CaseEvent._meta.db_table
-            stats.events += bulk.copy_binary(
-                cursor, table, EVENT_COLUMNS, self.types[table],
-                (
-                    (rec.id, (at - bulk.EPOCH_2000) * 1_000_000, action, from_stage, to_stage,
-                     actor, reason, wire_payload(payload))
-                    for rec in records
-                    for at, action, from_stage, to_stage, actor, reason, payload in rec.events
-                ),
-            )  # fmt: skip
-            table = CaseReporter._meta.db_table
-            stats.reporters += bulk.copy_binary(
-                cursor, table, REPORTER_COLUMNS, self.types[table],
-                (
-                    (rec.id, user, name, phone, source, original, t(joined))
-                    for rec in records
-                    for user, name, phone, source, original, joined in rec.reporters
-                ),
-            )  # fmt: skip
-            table = CaseRequest._meta.db_table
-            stats.requests += bulk.copy_binary(
-                cursor, table, REQUEST_COLUMNS, self.types[table],
-                (
-                    (pk, rec.id, kind, status, wire_payload(payload), by, t(at), decided_by,
-                     t(decided_at), note, reason)
-                    for rec in records
-                    if rec.requests
-                    for pk, kind, status, payload, by, at, decided_by, decided_at, note, reason
-                    in request_rows(rec)
-                ),
-            )  # fmt: skip
-        stats.add("cases: copy", after_cases - started)
-        stats.add("events: copy", time.perf_counter() - after_cases)
+            for table, stream, count in streams:
+                bulk.copy_stream(cursor, table, COLUMNS[table], stream)
+                done = time.perf_counter()
+                if table == Case._meta.db_table:
+                    stats.add("cases: copy", done - started)
+                else:
+                    stats.add("events: copy", done - started)
+                    setattr(stats, COUNTED[table], getattr(stats, COUNTED[table]) + count)
+                started = done
+
+    def write(self, records: list[Record], stats: Stats) -> None:
+        self.send(self.streams(records), stats)
 
     def finish(self, stats: Stats) -> None:
         """Indexes first, then foreign keys, once every table they point into is whole."""

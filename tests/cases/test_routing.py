@@ -5,7 +5,17 @@ from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from cases.models import Case, CaseEvent, Category, DepartmentPolicy, RoutingRule, Stage, Urgency
+from cases.models import (
+    CalendarDay,
+    Case,
+    CaseEvent,
+    Category,
+    DepartmentPolicy,
+    RoutingRule,
+    Stage,
+    Urgency,
+    WorkingCalendar,
+)
 from cases.routing import case_route, choose_assignee, routing_dry_run, routing_gaps, unrouted_cases
 from cases.workflow import perform
 from grids.models import Area, GridAssignment
@@ -178,6 +188,35 @@ class AssignmentTestCase(CaseTestCase):
 
     def test_nobody_is_assigned_off_duty(self):
         self.assertIsNone(choose_assignee(self.sanitation, NIGHT))
+
+    def test_nobody_is_assigned_on_a_holiday_and_everybody_on_a_make_up_day(self):
+        CalendarDay.objects.create(day=WORKING.date(), kind=CalendarDay.Kind.HOLIDAY)
+        self.assertIsNone(choose_assignee(self.sanitation, WORKING))
+        saturday = WORKING + datetime.timedelta(days=4)
+        self.assertIsNone(choose_assignee(self.sanitation, saturday))
+        CalendarDay.objects.create(day=saturday.date(), kind=CalendarDay.Kind.WORKDAY)
+        self.assertEqual(choose_assignee(self.sanitation, saturday), self.chen)
+
+    def test_a_calendar_of_its_own_decides_over_national_days(self):
+        own = WorkingCalendar.objects.create(
+            name="环卫",
+            periods={str(d): [["06:00", "22:00"]] for d in range(7)},
+            follows_national=True,
+        )
+        DepartmentPolicy.objects.create(department=self.sanitation, calendar=own)
+        CalendarDay.objects.create(day=WORKING.date(), kind=CalendarDay.Kind.HOLIDAY)
+        self.assertIsNone(choose_assignee(self.sanitation, WORKING))
+        # The department works through this holiday; and it closes on a normal day.
+        CalendarDay.objects.create(calendar=own, day=WORKING.date(), kind=CalendarDay.Kind.WORKDAY)
+        self.assertEqual(choose_assignee(self.sanitation, WORKING), self.chen)
+        closed = WORKING + datetime.timedelta(days=1)
+        CalendarDay.objects.create(calendar=own, day=closed.date(), kind=CalendarDay.Kind.CLOSURE)
+        self.assertIsNone(choose_assignee(self.sanitation, closed))
+        # One that ignores national holidays works on them.
+        own.follows_national = False
+        own.save()
+        CalendarDay.objects.filter(calendar=own).delete()
+        self.assertEqual(choose_assignee(self.sanitation, WORKING), self.zheng)
 
     def test_dispatch_assigns_an_officer(self):
         case = self.case_in(Stage.FILED)

@@ -237,7 +237,7 @@ ALLOWED = {
     "reject_void": {"zhao"},
     "approve_self": {"li", "zhao"},
     "invalidate_self": {"li", "zhao"},
-    "supervise": {"zhou"},
+    "supervise": {"zhou", "gridgov-router"},
     "join": {"qian", "li"},
 }
 # A request that must be pending before a decision, made by the department or the centre.

@@ -59,7 +59,7 @@ class ApiAccessTestCase(ApiTestCase):
                 response = self.client.get(
                     url, {"lon": 116.4, "lat": 39.9}, HTTP_ACCEPT_LANGUAGE="en"
                 )
-                self.assertEqual(response.status_code, 403)
+                self.assertEqual(response.status_code, 401)
                 self.assertEqual(response["Content-Type"], "application/json")
                 self.assertIn("credentials were not provided", response.json()["detail"])
 
@@ -73,7 +73,7 @@ class ApiAccessTestCase(ApiTestCase):
     def test_it_refuses_a_deactivated_person(self):
         self.zhou.is_active = False
         self.zhou.save()
-        self.assertEqual(self.get(GRIDS, {"bbox": EAST_BOX}).status_code, 403)
+        self.assertEqual(self.get(GRIDS, {"bbox": EAST_BOX}).status_code, 401)
 
     def test_it_describes_itself_in_openapi(self):
         response = self.get(reverse("api-schema"))

@@ -119,8 +119,9 @@ class MyGridsTestCase(PageTestCase):
 
     def test_it_makes_a_fixed_number_of_queries(self):
         self.get(MINE, self.wang)
-        # Session, user, roles, the grids, their assignments with workers, open cases.
-        with self.assertNumQueries(6):
+        # Session, user, roles, the grids, their assignments with workers, open cases, the
+        # header's unread count.
+        with self.assertNumQueries(7):
             self.client.get(MINE)
 
 

@@ -18,6 +18,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch", type=int, default=20_000, help="cases per batch (default 20,000)"
         )
+        parser.add_argument(
+            "--one-process",
+            dest="parallel",
+            action="store_false",
+            help="simulate in this process only (by default, with a rebuild and two or more "
+            "CPUs, a second process simulates the next batch while this one writes)",
+        )
         indexes = parser.add_mutually_exclusive_group()
         indexes.add_argument(
             "--rebuild-indexes",
@@ -36,7 +43,7 @@ class Command(BaseCommand):
             help="PostgreSQL: append in committed batches with every index in place",
         )
 
-    def handle(self, *args, cases, months, seed, batch, rebuild, **options):
+    def handle(self, *args, cases, months, seed, batch, rebuild, parallel, **options):
         if cases <= 0 or batch <= 0 or months <= 0:
             raise CommandError("--cases, --batch and --months must be positive.")
 
@@ -57,6 +64,7 @@ class Command(BaseCommand):
                 seed=seed,
                 batch=batch,
                 rebuild_indexes=rebuild,
+                parallel=None if parallel else False,
                 progress=progress if options["verbosity"] >= 1 else None,
             )
         except NoDemoDistrict as error:

@@ -1,0 +1,287 @@
+"""Case creation through the API, served by gunicorn on PostGIS and Redis, next to a bare
+Django view served by the same gunicorn in the same run.
+
+gunicorn runs as `make run` serves GridGov (sync workers, one per core). Client threads
+(http.client, one connection each, reopened when a sync worker closes it) POST
+/api/v1/cases/ with an API key acting as a dispatcher's service account: each request
+authenticates the key, counts it against the key's rate limit in Redis, locates the point
+in its unit grid, writes the case, its reporter and its events, files it (case number,
+deadline on the working calendar) and, once committed, enqueues its routing task in Redis;
+the request is logged. The floor: GET /healthz, a JSON view that touches nothing, through
+the same server, taking turns with the API in rounds so that the machine's drift affects
+both alike.
+"""
+
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.gis.geos import MultiPolygon, Polygon
+from django.db import connection
+
+from bench import percentile, report
+from cases.models import Case, Category
+from grids.models import Area
+from grids.services import grids_generate
+from keys.models import ApiKey
+from org.models import Role, RoleGrant, User
+
+GOAL_RATE = 300
+GOAL_P99_MS = 100
+WORKERS = 2  # gunicorn sync workers: the 2 cores of the target machine
+CLIENTS = 4  # concurrent connections: enough to keep both workers busy
+ROUNDS = 3
+SECONDS = 6  # per measurement in each round
+WARM_UP = 100
+SEED = 20_261_129
+# A synthetic community away from the demo district and the other benchmarks' extents.
+DISTRICT, STREET, COMMUNITY = "999902", "999902001", "999902001001"
+X0, Y0, X1, Y1 = 117.10, 38.70, 117.12, 38.71
+
+
+def envelope(xmin, ymin, xmax, ymax) -> MultiPolygon:
+    return MultiPolygon(Polygon.from_bbox((xmin, ymin, xmax, ymax)), srid=4326)
+
+
+def ensure_world() -> tuple[str, int]:
+    """The community with its unit grids, a service account and a fresh API key."""
+    district, _ = Area.objects.get_or_create(
+        code=DISTRICT,
+        defaults={"name": "基准区", "level": "district", "boundary": envelope(X0, Y0, X1, Y1)},
+    )
+    street, _ = Area.objects.get_or_create(
+        code=STREET,
+        defaults={
+            "name": "基准街道",
+            "level": "street",
+            "parent": district,
+            "boundary": envelope(X0, Y0, X1, Y1),
+        },
+    )
+    community, created = Area.objects.get_or_create(
+        code=COMMUNITY,
+        defaults={
+            "name": "基准社区",
+            "level": "community",
+            "parent": street,
+            "boundary": envelope(X0, Y0, X1, Y1),
+        },
+    )
+    if created:
+        grids_generate(community=community, cell_size=100)
+    user, _ = User.objects.get_or_create(
+        username="bench-api-service", defaults={"full_name": "API benchmark"}
+    )
+    for role in (Role.DISPATCHER, Role.SHIFT_LEADER):
+        RoleGrant.objects.get_or_create(user=user, role=role)
+    ApiKey.objects.filter(name="bench_api").delete()
+    _, raw = ApiKey.issue(
+        name="bench_api",
+        user=user,
+        scopes=["cases:create", "cases:act:file"],
+        areas=[street],
+        rate_limit=10_000_000,
+    )
+    category = Category.objects.filter(
+        full_code="E0102", is_active=True, conditions__is_active=True
+    ).first()
+    if category is None:
+        raise SystemExit("bench_api: category E0102 with a filing condition is missing")
+    return raw, category.pk
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(port: int) -> subprocess.Popen:
+    root = Path(__file__).resolve().parent.parent
+    log = open(Path(settings.VAR_DIR) / "bench-api-gunicorn.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "governance.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+        ],
+        cwd=root,
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("bench_api: gunicorn did not start; see bench-api-gunicorn.log")
+
+
+class Load:
+    """CLIENTS threads sending one kind of request as fast as answers come, for a while."""
+
+    def __init__(self, port: int, make_request):
+        self.port = port
+        self.make_request = make_request
+
+    def run(self, seconds: float) -> tuple[float, list[float], dict[int, int]]:
+        latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
+        statuses: dict[int, int] = {}
+        lock = threading.Lock()
+        stop_at = time.perf_counter() + seconds
+
+        def client(index: int) -> None:
+            rng = random.Random(SEED + index)
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            mine = latencies[index]
+            while time.perf_counter() < stop_at:
+                method, path, body, headers = self.make_request(rng)
+                begin = time.perf_counter()
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                mine.append(time.perf_counter() - begin)
+                if response.will_close:
+                    conn.close()
+                with lock:
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+
+        begin = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - begin
+        flat = [sample for samples in latencies for sample in samples]
+        return len(flat) / elapsed, flat, statuses
+
+
+def run() -> None:
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        print(
+            "case creation through the API under gunicorn: skipped, needs PostGIS and Redis"
+            f" (DATABASE_URL=postgis://..., REDIS_URL=redis://...); this run is on"
+            f" {connection.vendor}{' with Redis' if settings.REDIS_URL else ''}\n"
+        )
+        return
+    raw_key, category = ensure_world()
+    connection.close()
+    before = Case.objects.count()
+    connection.close()
+
+    def creating(file: bool):
+        def create(rng):
+            body = json.dumps(
+                {
+                    "category": category,
+                    "description": "基准：路边垃圾堆放",
+                    "lon": rng.uniform(X0 + 1e-4, X1 - 1e-4),
+                    "lat": rng.uniform(Y0 + 1e-4, Y1 - 1e-4),
+                    "source": "leader",
+                    "file": file,
+                }
+            )
+            headers = {"Authorization": f"Api-Key {raw_key}", "Content-Type": "application/json"}
+            return "POST", "/api/v1/cases/", body, headers
+
+        return create
+
+    create = creating(True)
+
+    def bare(rng):
+        return "GET", "/healthz", None, {}
+
+    queries = count_queries(create)
+    port = free_port()
+    server = start_gunicorn(port)
+    try:
+        api, floor, unfiled = Load(port, create), Load(port, bare), Load(port, creating(False))
+        api.run(WARM_UP / 100)
+        floor.run(0.5)
+        api_rates, floor_rates, api_lat, floor_lat = [], [], [], []
+        unfiled_rates, unfiled_lat = [], []
+        api_status: dict[int, int] = {}
+        for _ in range(ROUNDS):
+            rate, samples, statuses = api.run(SECONDS)
+            api_rates.append(rate)
+            api_lat += samples
+            for code, count in statuses.items():
+                api_status[code] = api_status.get(code, 0) + count
+            rate, samples, _ = floor.run(SECONDS)
+            floor_rates.append(rate)
+            floor_lat += samples
+            rate, samples, _ = unfiled.run(SECONDS)
+            unfiled_rates.append(rate)
+            unfiled_lat += samples
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    created = Case.objects.count() - before
+    filed = Case.objects.filter(needs_routing=True, street__code=STREET).count()
+    queued = _routing_queue_length()
+    rate = sorted(api_rates)[len(api_rates) // 2]
+    p50, p99 = percentile(api_lat, 50) * 1000, percentile(api_lat, 99) * 1000
+    print(
+        f"{queries} SQL statements per case created (in-process, transaction control included);"
+        f" {created:,} cases created ({api_status}); {filed:,} filed cases of the bench"
+        f" street wait for routing; routing queue in Redis holds {queued:,} tasks;"
+        f" reported without filing (no enqueue):"
+        f" {sorted(unfiled_rates)[len(unfiled_rates) // 2]:,.0f} requests/s,"
+        f" p50 {percentile(unfiled_lat, 50) * 1000:.1f} ms,"
+        f" p99 {percentile(unfiled_lat, 99) * 1000:.1f} ms"
+    )
+    report(
+        f"case creation through the API (POST /api/v1/cases/, API key, locate, file,"
+        f" on-commit enqueue to Redis), gunicorn {WORKERS} sync workers, {CLIENTS} clients",
+        goal=f">= {GOAL_RATE} requests/s and p99 < {GOAL_P99_MS} ms",
+        figure=(
+            f"{rate:,.0f} requests/s (median of {ROUNDS} rounds of {SECONDS} s:"
+            f" {', '.join(f'{r:,.0f}' for r in api_rates)}); p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        ),
+        floor=(
+            f"bare view GET /healthz on the same gunicorn:"
+            f" {sorted(floor_rates)[len(floor_rates) // 2]:,.0f} requests/s,"
+            f" p50 {percentile(floor_lat, 50) * 1000:.1f} ms,"
+            f" p99 {percentile(floor_lat, 99) * 1000:.1f} ms"
+        ),
+        ok=rate >= GOAL_RATE and p99 < GOAL_P99_MS and set(api_status) == {201},
+    )
+
+
+def count_queries(make_request) -> int:
+    """SQL statements one creation sends: a figure the machine's load does not change."""
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    method, path, body, headers = make_request(random.Random(SEED))
+    client = Client(HTTP_HOST="127.0.0.1")
+    extra = {"HTTP_AUTHORIZATION": headers["Authorization"]}
+    client.post(path, body, content_type="application/json", **extra)  # warm
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(path, body, content_type="application/json", **extra)
+    assert response.status_code == 201, response.content
+    connection.close()
+    return len(captured)
+
+
+def _routing_queue_length() -> int:
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL).llen("routing")

@@ -1,0 +1,365 @@
+"""Input and output of the cases API. Inputs parse and normalise; the domain flow is in
+
+``cases.services.case_report`` and ``cases.workflow.perform``, as for the pages."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework_gis.fields import GeometryField
+
+from keys.models import SCOPE_PERSONAL_DATA, ApiKey
+from org.models import Department, Role
+
+from .models import (
+    SOURCES_NEEDING_VERIFICATION,
+    Case,
+    CaseEvent,
+    Category,
+    FilingCondition,
+    Source,
+    Supervision,
+    Urgency,
+)
+from .photos import process_photo
+from .workflow import BY_ACTION, Transition
+
+# Citizens' contact details are for the centre, who call them back (as on the case page).
+PERSONAL_DATA_ROLES = (Role.DISPATCHER, Role.SHIFT_LEADER)
+# Photos in one request: more is a mistake, and each costs a decode and an encode.
+MAX_PHOTOS = 10
+
+
+def personal_data_allowed(user, auth) -> bool:
+    """Whether a caller may read citizens' names and phones: a person of the centre, or an
+    API key with the ``personal_data`` scope acting as one."""
+    if isinstance(auth, ApiKey) and not auth.has_scope(SCOPE_PERSONAL_DATA):
+        return False
+    return user.is_authenticated and user.has_role(*PERSONAL_DATA_ROLES)
+
+
+class PhotosField(serializers.ListField):
+    """Photos sent as multipart files under the same name; each is checked, turned upright
+    and stripped of metadata (cases.photos), or refused with the reason."""
+
+    child = serializers.FileField()
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", MAX_PHOTOS)
+        kwargs.setdefault(
+            "help_text",
+            _("JPEG, PNG or WebP photos (multipart/form-data), each under PHOTO_MAX_BYTES."),
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        uploads = super().to_internal_value(data)
+        processed = []
+        for upload in uploads:
+            try:
+                processed.append(process_photo(upload))
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages) from None
+        return processed
+
+
+class CaseCreateSerializer(serializers.Serializer):
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.filter(
+            is_active=True, children__isnull=True, parent__isnull=False
+        ),
+        help_text=_("A minor class (a category with no children)."),
+    )
+    description = serializers.CharField(max_length=2000)
+    lon = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    source = serializers.ChoiceField(
+        choices=Source.choices,
+        required=False,
+        help_text=_("A grid worker reports from patrol; the centre registers other sources."),
+    )
+    citizen_name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
+    citizen_phone = serializers.CharField(
+        max_length=30, required=False, allow_blank=True, default=""
+    )
+    self_handled = serializers.BooleanField(required=False, default=False)
+    file = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "File the case at once (the centre, for a report that needs no verification); "
+            "routing follows."
+        ),
+    )
+    photos = PhotosField()
+
+    def validate(self, attrs):
+        user = self.context["request"].user
+        centre = user.has_role(Role.DISPATCHER)
+        worker = user.has_role(Role.GRID_WORKER)
+        source = attrs.get("source")
+        if source is None:
+            source = Source.PATROL if worker else Source.HOTLINE
+        if source == Source.PATROL and not worker:
+            raise serializers.ValidationError(
+                {"source": _("Only a grid worker reports from patrol.")}
+            )
+        if source != Source.PATROL and not centre:
+            raise serializers.ValidationError(
+                {"source": _("Only the centre registers reports from this source.")}
+            )
+        if source == Source.PATROL and not attrs.get("photos"):
+            raise serializers.ValidationError({"photos": _("Add at least one photo.")})
+        if source == Source.PATROL and (attrs["citizen_name"] or attrs["citizen_phone"]):
+            raise serializers.ValidationError(
+                {"citizen_name": _("A patrol report has no citizen.")}
+            )
+        if attrs["self_handled"] and source != Source.PATROL:
+            raise serializers.ValidationError(
+                {"self_handled": _("Only a grid worker's own report can be self-handled.")}
+            )
+        if attrs["file"] and source in SOURCES_NEEDING_VERIFICATION:
+            raise serializers.ValidationError(
+                {"file": _("A hotline or public report is verified on site before it is filed.")}
+            )
+        attrs["source"] = source
+        lon, lat = attrs.get("lon"), attrs.get("lat")
+        if (lon is None) != (lat is None):
+            raise serializers.ValidationError(
+                {"lat" if lat is None else "lon": _("Give both lon and lat.")}
+            )
+        if lon is None:
+            # No position given: take the one the camera recorded, if any.
+            exif = next((p.exif_point for p in attrs.get("photos") or [] if p.exif_point), None)
+            if exif is None:
+                raise serializers.ValidationError(
+                    {"lon": _("Give the position (lon, lat), or a photo that records it.")}
+                )
+            attrs["point"] = exif
+        else:
+            from django.contrib.gis.geos import Point
+
+            attrs["point"] = Point(lon, lat, srid=4326)
+        return attrs
+
+
+class ActionInputSerializer(serializers.Serializer):
+    """What an action may take; which of these it needs is in the case's allowed actions."""
+
+    version = serializers.IntegerField(
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_("The case version you saw; 409 when the case changed since."),
+    )
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    condition = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text=_("Filing condition id.")
+    )
+    department = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text=_("Department id.")
+    )
+    hours = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=1,
+        min_value=Decimal("0.5"),
+        max_value=Decimal(2000),
+        required=False,
+    )
+    level = serializers.ChoiceField(choices=Supervision.choices[1:], required=False)
+    into = serializers.CharField(
+        max_length=24, required=False, help_text=_("Case number (or #id) to merge into.")
+    )
+    photos = PhotosField()
+
+
+class CategoryRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "full_code", "name", "name_en"]
+
+
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    stage_label = serializers.CharField(source="get_stage_display", read_only=True)
+    point = GeometryField()
+    category = CategoryRefSerializer()
+    grid = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    community = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    street = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    district = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    department = NamedRefSerializer(allow_null=True)
+    assignee = serializers.StringRelatedField(allow_null=True)
+    field_worker = serializers.StringRelatedField(allow_null=True)
+    light = serializers.SerializerMethodField()
+    citizen_name = serializers.SerializerMethodField()
+    citizen_phone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "number",
+            "reference",
+            "stage",
+            "stage_label",
+            "source",
+            "category",
+            "condition",
+            "description",
+            "urgency",
+            "point",
+            "address",
+            "grid",
+            "community",
+            "street",
+            "district",
+            "department",
+            "assignee",
+            "field_worker",
+            "deadline",
+            "light",
+            "supervision",
+            "rework_count",
+            "return_count",
+            "merged_into",
+            "reported_at",
+            "filed_at",
+            "closed_at",
+            "version",
+            "citizen_name",
+            "citizen_phone",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=["green", "yellow", "red"], allow_null=True)
+    )
+    def get_light(self, case) -> str | None:
+        return case.light()
+
+    def _personal(self) -> bool:
+        if "personal" not in self.context:
+            request = self.context["request"]
+            self.context["personal"] = personal_data_allowed(request.user, request.auth)
+        return self.context["personal"]
+
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True, help_text=_("Null unless your role or key may see personal data.")
+        )
+    )
+    def get_citizen_name(self, case) -> str | None:
+        return case.citizen_name if self._personal() else None
+
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True, help_text=_("Null unless your role or key may see personal data.")
+        )
+    )
+    def get_citizen_phone(self, case) -> str | None:
+        return case.citizen_phone if self._personal() else None
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.StringRelatedField(allow_null=True)
+    label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseEvent
+        fields = [
+            "id",
+            "at",
+            "action",
+            "label",
+            "actor",
+            "from_stage",
+            "to_stage",
+            "reason",
+            "payload",
+        ]
+        read_only_fields = fields
+
+    def get_label(self, event) -> str:
+        from .views import EVENT_LABELS
+
+        transition = BY_ACTION.get(event.action)
+        return str(EVENT_LABELS.get(event.action) or (transition.label if transition else ""))
+
+
+class AllowedActionSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    label = serializers.CharField()
+    target = serializers.CharField(allow_null=True)
+    needs_reason = serializers.BooleanField()
+    inputs = serializers.ListField(child=serializers.CharField())
+    photos_required = serializers.BooleanField()
+    danger = serializers.BooleanField()
+
+    def to_representation(self, transition: Transition):
+        return {
+            "action": transition.action,
+            "label": str(transition.label),
+            "target": transition.target,
+            "needs_reason": transition.needs_reason,
+            "inputs": list(transition.inputs),
+            "photos_required": transition.action in ("report_done", "check_pass", "check_fail"),
+            "danger": transition.danger,
+        }
+
+
+class ActionResultSerializer(serializers.Serializer):
+    event = EventSerializer()
+    case = CaseSerializer()
+
+
+class FilingConditionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FilingCondition
+        fields = [
+            "id",
+            "condition",
+            "limit_value",
+            "limit_unit",
+            "closing_condition",
+            "default_department",
+        ]
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    conditions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Category
+        fields = [
+            "id",
+            "kind",
+            "full_code",
+            "name",
+            "name_en",
+            "parent",
+            "default_department",
+            "conditions",
+        ]
+
+    @extend_schema_field(FilingConditionSerializer(many=True))
+    def get_conditions(self, category):
+        active = [c for c in category.conditions.all() if c.is_active]
+        return FilingConditionSerializer(active, many=True).data
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = ["id", "code", "name", "kind", "parent"]

@@ -1,0 +1,568 @@
+"""Clocks and escalation: keeping a case's clocks up to date inside its transitions,
+recomputing open clocks after a calendar or limit change, and firing and delivering the
+escalation steps that came due."""
+
+import datetime
+import logging
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.clock import calendar_for
+from cases.models import OPEN_STAGES, Case, CaseEvent, Supervision, Urgency
+from org.models import Department, Role, User
+
+from .engine import measure, replay
+from .models import Clock, ClockKind, ClockStep, EscalationStep, StageLimit
+
+log = logging.getLogger(__name__)
+WARN_SHARE = 0.8
+
+
+class Calendars:
+    """Each department's calendar, read once per recomputation or sweep batch."""
+
+    def __init__(self):
+        self._by_department: dict[int | None, object] = {}
+
+    def __call__(self, department_id: int | None):
+        if department_id not in self._by_department:
+            department = (
+                Department.objects.filter(pk=department_id).first() if department_id else None
+            )
+            self._by_department[department_id] = calendar_for(department)
+        return self._by_department[department_id]
+
+
+class Rules:
+    """The stage limits and the active ladder, read once per recomputation."""
+
+    def __init__(self):
+        self.limits = {(s.stage, s.urgency): s for s in StageLimit.objects.all()}
+        self.ladder = list(EscalationStep.objects.filter(is_active=True).order_by("level"))
+
+    def limit(self, kind: str, case: Case):
+        if kind in (ClockKind.HANDLE, ClockKind.CASE) and case.condition_id is not None:
+            condition = case.condition
+            return condition.limit_value, condition.limit_unit
+        row = self.limits.get((kind, case.urgency)) or self.limits.get((kind, ""))
+        return (row.limit_value, row.limit_unit) if row else None
+
+    def steps_for(self, kind: str) -> list[EscalationStep]:
+        return [step for step in self.ladder if step.clock_kind in ("", kind)]
+
+
+def step_share(step: EscalationStep, allowed: datetime.timedelta) -> float:
+    if step.percent is not None:
+        return step.percent / 100
+    if not allowed:
+        return 1.0
+    return 1 + datetime.timedelta(hours=float(step.offset_hours)) / allowed
+
+
+def clocks_update(
+    case: Case, *, rules: Rules | None = None, calendars: Calendars | None = None, now=None
+) -> None:
+    """Bring the case's clocks, their scheduled escalation steps and the case's deadline
+    fields in line with its events. Call inside the transaction that holds the case's row
+    lock (``workflow.perform`` does, through ``effects.after_transition``)."""
+    now = now or timezone.now()
+    rules = rules or Rules()
+    calendars = calendars or Calendars()
+    events = case.events.order_by("at", "id").only("at", "action", "to_stage", "payload")
+    existing = {(c.kind, c.seq): c for c in case.clocks.all()}
+    for replayed in replay(events, filed_at=case.filed_at):
+        row = existing.get((replayed.kind, replayed.seq))
+        if row is not None and row.state == Clock.State.STOPPED:
+            continue  # a closed clock keeps its snapshot
+        limit = rules.limit(replayed.kind, case)
+        if limit is None:
+            continue
+        measured = measure(replayed, *limit, calendars)
+        values = {
+            "department_id": replayed.department_id,
+            "state": replayed.state,
+            "limit_value": limit[0],
+            "limit_unit": limit[1],
+            "allowed": measured.allowed,
+            "used": measured.used,
+            "running_since": measured.running_since,
+            "started_at": replayed.started_at,
+            "stopped_at": replayed.stopped_at,
+            "deadline": measured.moment(1.0),
+            "warn_at": measured.moment(WARN_SHARE),
+        }
+        if row is None:
+            row = Clock.objects.create(case=case, kind=replayed.kind, seq=replayed.seq, **values)
+            existing[(row.kind, row.seq)] = row
+        else:
+            moved = (row.deadline, row.state) != (values["deadline"], values["state"])
+            changed = moved or any(getattr(row, k) != v for k, v in values.items())
+            if not changed:
+                _reconcile_steps(row, measured, rules, now)
+                continue
+            for key, value in values.items():
+                setattr(row, key, value)
+            if moved:
+                row.deadline_version += 1
+            row.save()
+        _reconcile_steps(row, measured, rules, now)
+    _update_case_fields(case, existing.values())
+
+
+def _reconcile_steps(clock: Clock, measured, rules: Rules, now) -> None:
+    """Unfired steps of older deadline versions go; each applicable step gets a row for the
+    current version: due at its moment, or, when an earlier version already fired it and
+    the moment is still past, carried over as fired (a moved deadline does not repeat a
+    warning that still holds, but a step whose moment moved into the future fires again
+    when reached)."""
+    rows = list(clock.steps.all())
+    fired = {}
+    for row in rows:
+        if row.fired_at is not None:
+            fired.setdefault(row.step_id, row)
+    running = clock.state == Clock.State.RUNNING
+    steps = {step.pk: step for step in rules.steps_for(clock.kind)} if running else {}
+    stale = [
+        row.pk
+        for row in rows
+        if row.fired_at is None
+        and (row.deadline_version != clock.deadline_version or row.step_id not in steps)
+    ]
+    if stale:
+        ClockStep.objects.filter(pk__in=stale).delete()
+    current = {row.step_id: row for row in rows if row.deadline_version == clock.deadline_version}
+    new = []
+    for step in steps.values():
+        fire_at = measured.moment(step_share(step, measured.allowed))
+        if fire_at is None:
+            continue
+        row = current.get(step.pk)
+        if row is not None:
+            if row.fired_at is None and row.fire_at != fire_at:
+                ClockStep.objects.filter(pk=row.pk, fired_at__isnull=True).update(fire_at=fire_at)
+            continue
+        earlier = fired.get(step.pk)
+        if earlier is not None and fire_at <= now:
+            new.append(
+                ClockStep(
+                    clock=clock,
+                    step=step,
+                    deadline_version=clock.deadline_version,
+                    fire_at=fire_at,
+                    fired_at=earlier.fired_at,
+                    notify_at=earlier.notify_at,
+                    notified_at=earlier.notified_at or now,
+                )
+            )
+        else:
+            new.append(
+                ClockStep(
+                    clock=clock, step=step, deadline_version=clock.deadline_version, fire_at=fire_at
+                )
+            )
+    if new:
+        ClockStep.objects.bulk_create(new)
+
+
+def _update_case_fields(case: Case, clocks) -> None:
+    whole = next((c for c in clocks if c.kind == ClockKind.CASE), None)
+    open_deadlines = [c.deadline for c in clocks if c.is_open and c.deadline is not None]
+    fields = {
+        "deadline": whole.deadline if whole else case.deadline,
+        "warn_at": whole.warn_at if whole else None,
+        "due_at": min(open_deadlines) if open_deadlines else None,
+    }
+    if any(getattr(case, key) != value for key, value in fields.items()):
+        Case.objects.filter(pk=case.pk).update(**fields)
+        for key, value in fields.items():
+            setattr(case, key, value)
+
+
+def clocks_recompute(*, chunk: int = 500) -> int:
+    """Recompute every case with an open clock (or filed and open without clocks yet),
+    each under its row lock, in chunks; returns the number of cases recomputed."""
+    rules, calendars = Rules(), Calendars()
+    last, done = 0, 0
+    while True:
+        ids = list(
+            Case.objects.filter(pk__gt=last, stage__in=OPEN_STAGES)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:chunk]
+        )
+        if not ids:
+            return done
+        for case_id in ids:
+            with transaction.atomic():
+                case = (
+                    Case.objects.select_for_update(of=("self",))
+                    .select_related("condition")
+                    .filter(pk=case_id, stage__in=OPEN_STAGES)
+                    .first()
+                )
+                if case is not None:
+                    clocks_update(case, rules=rules, calendars=calendars)
+                    done += 1
+        last = ids[-1]
+
+
+# ---------------------------------------------------------------------------- escalation
+
+
+def _system_user() -> User:
+    from cases.routing import router
+
+    return router()
+
+
+def escalations_fire(*, now=None, batch: int | None = None) -> int:
+    """Fire every step that is due, in batches each in its own transaction; returns how many
+    fired. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` together with their case's row
+    (PostgreSQL; SQLite serialises writers), so sweeps running side by side share the work
+    and never wait for, nor fire, the same row; a transition holding a case's lock simply
+    leaves that case's steps to the next sweep."""
+    batch = batch or settings.ESCALATION_BATCH
+    fired, after = 0, None
+    while True:
+        with transaction.atomic():
+            count, after = _fire_batch(now or timezone.now(), batch, after)
+        if count is None:
+            return fired
+        fired += count
+
+
+def _fire_batch(now, batch: int, after) -> tuple[int | None, tuple | None]:
+    due = ClockStep.objects.filter(fired_at__isnull=True, fire_at__lte=now)
+    if after is not None:
+        # Go on from the last row claimed: the index entries of rows fired by earlier
+        # batches stay until vacuum, and rescanning them made every batch slower.
+        due = due.filter(fire_at__gte=after[0]).exclude(fire_at=after[0], pk__lte=after[1])
+    claimed = list(
+        due.select_for_update(skip_locked=True, of=("self", "clock__case"))
+        .select_related("clock__case")
+        .only(
+            "clock_id",
+            "step_id",
+            "deadline_version",
+            "fire_at",
+            "clock__kind",
+            "clock__state",
+            "clock__deadline",
+            "clock__deadline_version",
+            "clock__department_id",
+            "clock__case__stage",
+            "clock__case__urgency",
+            "clock__case__supervision",
+            "clock__case__department_id",
+        )
+        .order_by("fire_at", "id")[:batch]
+    )
+    if not claimed:
+        return None, after
+    after = (claimed[-1].fire_at, claimed[-1].pk)
+    steps = {step.pk: step for step in EscalationStep.objects.all()}
+    live, stale = [], []
+    for row in claimed:
+        clock, case = row.clock, row.clock.case
+        if (
+            clock.state == Clock.State.RUNNING
+            and row.deadline_version == clock.deadline_version
+            and case.stage in OPEN_STAGES
+            and steps[row.step_id].is_active
+        ):
+            live.append(row)
+        else:
+            stale.append(row.pk)
+    if stale:
+        # Left behind by a change the recomputation has not reached yet.
+        ClockStep.objects.filter(pk__in=stale, fired_at__isnull=True).delete()
+    if not live:
+        return 0, after
+    system = _system_user()
+    CaseEvent.objects.bulk_create(
+        [
+            CaseEvent(
+                case_id=row.clock.case_id,
+                actor=system,
+                at=now,
+                action="escalate",
+                from_stage=row.clock.case.stage,
+                to_stage=row.clock.case.stage,
+                reason=steps[row.step_id].name,
+                payload={
+                    "step": steps[row.step_id].key,
+                    "level": steps[row.step_id].level,
+                    "clock": row.clock_id,
+                    "clock_kind": row.clock.kind,
+                    "deadline_version": row.deadline_version,
+                    "deadline": row.clock.deadline.isoformat() if row.clock.deadline else None,
+                    "scheduled": row.pk,
+                },
+            )
+            for row in live
+        ],
+        batch_size=2000,
+    )
+    # Notifications of a working-hours-only step wait for the next working moment of the
+    # calendar the clock runs on; the step itself is recorded now.
+    by_notify_at = defaultdict(list)
+    calendars = Calendars()
+    for row in live:
+        step = steps[row.step_id]
+        notify_at = now
+        if step.working_hours_only:
+            notify_at = calendars(row.clock.department_id).add(now, datetime.timedelta())
+        by_notify_at[notify_at].append(row.pk)
+    for notify_at, ids in by_notify_at.items():
+        ClockStep.objects.filter(pk__in=ids).update(fired_at=now, notify_at=notify_at)
+
+    # The case rows are left alone (rewriting 10,000 of them was most of a sweep's time):
+    # a case's escalation level is read from its fired steps (``escalation_levels``).
+    urgent, supervise = set(), {}
+    for row in live:
+        step, case = steps[row.step_id], row.clock.case
+        if step.raise_urgency and case.urgency != Urgency.URGENT:
+            urgent.add(case.pk)
+        if step.supervision > max(case.supervision, supervise.get(case.pk, 0)):
+            supervise[case.pk] = step.supervision
+    if urgent:
+        Case.objects.filter(pk__in=urgent).update(urgency=Urgency.URGENT)
+    for case_id, level in supervise.items():
+        _supervise(case_id, level, system)
+    transaction.on_commit(_enqueue_delivery, robust=True)
+    return len(live), after
+
+
+def _supervise(case_id: int, level: int, system: User) -> None:
+    """A supervision order through the workflow, as the system account."""
+    from cases.workflow import TransitionError, perform
+
+    try:
+        perform(
+            case_id,
+            "supervise",
+            system,
+            reason=_("Automatic escalation: %(level)s") % {"level": Supervision(level).label},
+            data={"level": level},
+        )
+    except TransitionError as error:
+        log.info("No supervision order for case %s: %s", case_id, error.message)
+
+
+def _enqueue_delivery() -> None:
+    from .tasks import deliver_escalations
+
+    try:
+        deliver_escalations.delay()
+    except Exception:  # noqa: BLE001 - the next sweep delivers what is left
+        log.warning("Could not enqueue escalation notifications.", exc_info=True)
+
+
+# ---------------------------------------------------------------------------- recipients
+
+
+def command_centre() -> Department | None:
+    return (
+        Department.objects.filter(kind=Department.Kind.COMMAND_CENTRE, is_active=True)
+        .order_by("parent_id", "pk")
+        .first()
+    )
+
+
+def street_office(case: Case) -> Department | None:
+    """The street office of the case's street (departments ``street-<street code>``)."""
+    if case.street_id is None:
+        return None
+    return Department.objects.filter(
+        kind=Department.Kind.STREET_OFFICE, code=f"street-{case.street.code}", is_active=True
+    ).first()
+
+
+def head_of(department: Department | None) -> list[User]:
+    """The department's head, or the nearest head up the tree."""
+    chain = [department, *department.ancestors()] if department else []
+    for node in chain:
+        if node.head_id:
+            return [node.head]
+    return []
+
+
+def heads_and_supervisors(department: Department | None) -> list[User]:
+    if department is None:
+        return []
+    supervisors = User.objects.filter(
+        memberships__department=department, role_grants__role=Role.SUPERVISOR
+    )
+    return [*head_of(department), *supervisors]
+
+
+def recipients(step: EscalationStep, clock: Clock) -> list[User]:
+    """Whom a step tells, resolved from the organisation as it is when the step fires."""
+    case = clock.case
+    people: list[User] = []
+    if step.notify_assignee:
+        if clock.kind in (ClockKind.VERIFY, ClockKind.CHECK):
+            people += [case.field_worker] if case.field_worker_id else []
+        elif clock.kind in (ClockKind.FILE, ClockKind.DISPATCH) or case.department_id is None:
+            people += User.objects.filter(role_grants__role=Role.DISPATCHER)
+        elif case.assignee_id:
+            people.append(case.assignee)
+        else:
+            people += User.objects.filter(
+                memberships__department=case.department_id, role_grants__role=Role.OFFICER
+            )
+    if step.notify_head:
+        people += head_of(
+            case.department if clock.kind in (ClockKind.HANDLE, ClockKind.CASE) else None
+        ) or head_of(command_centre())
+    if step.notify_street:
+        people += heads_and_supervisors(street_office(case) or command_centre())
+    if step.notify_centre:
+        people += heads_and_supervisors(command_centre())
+    unique = {}
+    for person in people:
+        if person is not None and person.is_active and not person.has_role(Role.SYSTEM):
+            unique.setdefault(person.pk, person)
+    return list(unique.values())
+
+
+def escalations_deliver(*, batch: int = 200) -> int:
+    """Send the notifications of fired steps, once each (a row is marked delivered in the
+    transaction that creates its notifications, and each notification carries a dedup
+    key, so a delivery cut short and run again sends nothing twice)."""
+    from notifications.services import notify
+
+    delivered = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                ClockStep.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(fired_at__isnull=False, notified_at__isnull=True)
+                .select_related(
+                    "step",
+                    "clock__case__department",
+                    "clock__case__assignee",
+                    "clock__case__field_worker",
+                    "clock__case__street",
+                )
+                .order_by("fired_at", "id")[:batch]
+            )
+            if not rows:
+                return delivered
+            for row in rows:
+                case = row.clock.case
+                title = _("%(step)s: case %(case)s (%(clock)s)") % {
+                    "step": row.step.name,
+                    "case": case.reference,
+                    "clock": row.clock.get_kind_display(),
+                }
+                body = _("Deadline %(deadline)s.") % {
+                    "deadline": timezone.localtime(row.clock.deadline).strftime("%Y-%m-%d %H:%M")
+                    if row.clock.deadline
+                    else "-"
+                }
+                notify(
+                    recipients(row.step, row.clock),
+                    kind=f"escalation_{row.step.key}",
+                    title=title,
+                    body=body,
+                    case=case,
+                    url=reverse("cases:detail", args=[case.pk]),
+                    dedup_key=f"escalation:{row.clock_id}:{row.step_id}:{row.deadline_version}",
+                    not_before=row.notify_at
+                    if row.notify_at and row.notify_at > row.fired_at
+                    else None,
+                )
+            ClockStep.objects.filter(pk__in=[row.pk for row in rows]).update(
+                notified_at=timezone.now()
+            )
+            delivered += len(rows)
+
+
+# ---------------------------------------------------------------------------- pages
+
+
+def clock_light(used: datetime.timedelta, allowed: datetime.timedelta) -> str:
+    if not allowed or used > allowed:
+        return "red"
+    return "yellow" if used >= allowed * WARN_SHARE else "green"
+
+
+def case_clocks(case: Case, now=None) -> list[dict]:
+    """Each clock of the case with its light and the time used so far, for the case page."""
+    from .engine import WALL, WORKING_UNITS
+
+    now = now or timezone.now()
+    calendars = Calendars()
+    rows = []
+    clocks = sorted(
+        case.clocks.select_related("department"),
+        key=lambda c: (c.kind != ClockKind.CASE, c.started_at, c.pk),
+    )
+    for clock in clocks:
+        used = clock.used
+        if clock.state == Clock.State.RUNNING and clock.running_since:
+            working = clock.limit_unit in WORKING_UNITS
+            calendar = calendars(clock.department_id) if working else WALL
+            used += calendar.between(clock.running_since, now)
+        rows.append(
+            {
+                "clock": clock,
+                "light": clock_light(used, clock.allowed) if clock.is_open else None,
+                "met": used <= clock.allowed,
+                "used_hours": used.total_seconds() / 3600,
+                "allowed_hours": clock.allowed.total_seconds() / 3600,
+                "percent": round(100 * used / clock.allowed) if clock.allowed else None,
+            }
+        )
+    return rows
+
+
+def escalation_levels(case_ids=None) -> dict[int, int]:
+    """Open cases' escalation level: the highest step fired for their clocks' current
+    deadlines (a step fired before an extension no longer counts once the new deadline
+    has not reached it)."""
+    fired = ClockStep.objects.filter(
+        fired_at__isnull=False,
+        deadline_version=F("clock__deadline_version"),
+        clock__case__stage__in=OPEN_STAGES,
+    )
+    if case_ids is not None:
+        fired = fired.filter(clock__case__in=case_ids)
+    return dict(fired.values_list("clock__case").order_by().annotate(level=Max("step__level")))
+
+
+def overview_sections(cases, *, limit: int = 100, now=None) -> list[dict]:
+    """Open cases by escalation level, highest first, then overdue ones the ladder has not
+    reached yet; ``cases`` is what the person may see."""
+    now = now or timezone.now()
+    open_cases = cases.open().with_light(now)
+    levels = escalation_levels()
+    by_level = defaultdict(list)
+    for case_id, level in levels.items():
+        by_level[level].append(case_id)
+    sections = []
+    for step in EscalationStep.objects.order_by("-level"):
+        chosen = open_cases.filter(pk__in=by_level.get(step.level, []))
+        sections.append({"step": step, "cases": chosen, "key": step.key})
+    sections.append(
+        {
+            "step": None,
+            "key": "overdue",
+            "cases": open_cases.filter(deadline__lt=now).exclude(pk__in=list(levels)),
+        }
+    )
+    for section in sections:
+        section["count"] = section["cases"].count()
+        section["cases"] = (
+            section["cases"]
+            .select_related("category", "department", "grid", "community")
+            .defer("description", "point", "grid__boundary", "community__boundary")
+            .order_by("due_at", "pk")[:limit]
+        )
+    return sections

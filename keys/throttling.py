@@ -1,0 +1,41 @@
+"""Each API key's own rate limit, counted in the shared cache.
+
+The count lives in the default cache, which is Redis in production and a file cache in
+the embedded default: every gunicorn process must see the same count, so a per-process
+memory cache would multiply the limit by the number of processes.
+"""
+
+import time
+
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+from .models import ApiKey
+
+WINDOW = 60
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """At most ``ApiKey.rate_limit`` requests per calendar minute. A fixed window with an
+    atomic increment (on Redis) rather than DRF's list of timestamps, read and rewritten
+    by every request, which loses counts when processes race."""
+
+    def allow_request(self, request, view) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return True
+        now = time.time()
+        window = int(now // WINDOW)
+        name = f"throttle:apikey:{key.prefix}:{window}"
+        cache.add(name, 0, WINDOW * 2)
+        try:
+            count = cache.incr(name)
+        except ValueError:
+            # Evicted between add and incr: count this request as the first.
+            cache.set(name, 1, WINDOW * 2)
+            count = 1
+        self.wait_seconds = (window + 1) * WINDOW - now
+        return count <= key.rate_limit
+
+    def wait(self) -> float:
+        return self.wait_seconds

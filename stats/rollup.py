@@ -1,0 +1,488 @@
+"""Keeping the figures current: one function computes what a case contributes, from the case
+row and its events; the incremental catch-up and the nightly rebuild both use it.
+
+Incremental: a periodic task reads the CaseEvent ids past a stored high-water mark, and
+recomputes the cases they belong to, taking out each case's old contribution and adding
+its new one. Recomputing a case from its whole history is idempotent, which is what makes
+this safe: a case read twice changes nothing. The mark lives in the database, not in the
+broker, so a broker or worker that was down loses nothing; the next run reads everything
+past the mark. Ids are taken when a transaction inserts, not when it commits, so an event
+can become visible below a mark already passed; each run therefore also looks again at
+events stamped within ``RECHECK`` of the previous run (cheap: a few cases), and the nightly
+rebuild makes good anything older, counting the cases where it found a difference.
+"""
+
+import datetime
+import functools
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from cases.clock import calendar_for
+from cases.models import (
+    OPEN_STAGES,
+    SOURCES_NEEDING_VERIFICATION,
+    Case,
+    CaseEvent,
+    Stage,
+)
+from org.models import Department
+
+from .models import (
+    GRID,
+    LEVEL_FIELDS,
+    CaseFact,
+    CategoryDay,
+    DailyFact,
+    RollupState,
+)
+
+RECHECK = datetime.timedelta(seconds=120)
+# Counters a case adds to the row of one day (DailyFact columns).
+COUNTERS = (
+    "reported", "filed", "public_filed", "due", "due_closed", "due_on_time", "closed",
+    "closed_on_time", "wall_seconds", "work_seconds", "disposed", "reworks", "dispatched",
+    "returns", "voided",
+)  # fmt: skip
+# Events counted on the day they happen, by action.
+EVENT_COUNTERS = {
+    "report_done": "disposed",
+    "check_fail": "reworks",
+    "dispatch": "dispatched",
+    "approve_return": "returns",
+    "approve_void": "voided",
+}
+NOT_DUE = (Stage.VOIDED, Stage.MERGED)
+# Handling-time histogram: 8 buckets per doubling of seconds, so a percentile read from it is
+# at most 9 % (2 ** (1 / 8)) above the true value.
+BUCKETS_PER_DOUBLING = 8
+CASE_FIELDS = (
+    "id", "district_id", "street_id", "community_id", "grid_id", "category_id",
+    "department_id", "source", "stage", "reported_at", "deadline",
+)  # fmt: skip
+EVENT_FIELDS = ("id", "case_id", "at", "action", "from_stage", "to_stage")
+
+
+@functools.lru_cache(maxsize=100_000)
+def _local_day(quarter: int) -> datetime.date:
+    zone = timezone.get_default_timezone()
+    return datetime.datetime.fromtimestamp(quarter * 900, zone).date()
+
+
+def local_day(moment: datetime.datetime) -> datetime.date:
+    """The date of ``moment`` in the site's time zone (TIME_ZONE). Every time zone's offset
+    is a multiple of 15 minutes, so the date is the same for a whole quarter-hour, and is
+    read from a cache (the rebuild asks this for millions of events)."""
+    return _local_day(int(moment.timestamp()) // 900)
+
+
+def bucket_of(seconds: int) -> int:
+    return int(BUCKETS_PER_DOUBLING * math.log2(max(seconds, 1)))
+
+
+def bucket_top(bucket: int) -> float:
+    """The upper bound, in seconds, of a histogram bucket."""
+    return 2 ** ((bucket + 1) / BUCKETS_PER_DOUBLING)
+
+
+def on_time(closed_at, deadline) -> bool | None:
+    """Closed by the deadline. The one definition, shared by every figure and list."""
+    if closed_at is None or deadline is None:
+        return None
+    return closed_at <= deadline
+
+
+class Calendars:
+    """Working calendars per department, read once per run."""
+
+    def __init__(self):
+        self.found: dict[int, object] = {}
+
+    def __call__(self, department_id: int):
+        if department_id not in self.found:
+            department = Department.objects.filter(pk=department_id).first()
+            self.found[department_id] = calendar_for(department)
+        return self.found[department_id]
+
+
+# ---------------------------------------------------------------------------- one case
+
+
+def case_fact(case: dict, events: list[tuple], calendars: Calendars) -> CaseFact:
+    """The fact of one case: its dimensions (as they are now), its timeline from the events,
+    and the counts it adds per day."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    filed_at = closed_at = ended_at = None
+    holds: list[tuple] = []
+    hold_start = None
+    for _pk, _case, at, action, from_stage, to_stage in events:
+        day = local_day(at).isoformat()
+        if action == "file" and filed_at is None:
+            filed_at = at
+        counter = EVENT_COUNTERS.get(action)
+        if counter:
+            counts[day][counter] += 1
+        if to_stage == Stage.ON_HOLD and from_stage != Stage.ON_HOLD:
+            hold_start = at
+        elif from_stage == Stage.ON_HOLD and to_stage != Stage.ON_HOLD and hold_start:
+            holds.append((hold_start, at))
+            hold_start = None
+        if to_stage not in OPEN_STAGES and from_stage in [*OPEN_STAGES, ""] and ended_at is None:
+            ended_at = at
+            if to_stage == Stage.CLOSED:
+                closed_at = at
+    department = case["department_id"] or 0
+    fact = CaseFact(
+        case_id=case["id"],
+        district=case["district_id"] or 0,
+        street=case["street_id"] or 0,
+        community=case["community_id"] or 0,
+        grid=case["grid_id"] or 0,
+        category=case["category_id"],
+        department=department,
+        source=case["source"],
+        stage=case["stage"],
+        reported_at=case["reported_at"],
+        filed_at=filed_at,
+        closed_at=closed_at,
+        ended_at=ended_at,
+        deadline=case["deadline"] if filed_at else None,
+        events=len(events),
+    )
+    counts[local_day(fact.reported_at).isoformat()]["reported"] += 1
+    fact.on_time = on_time(closed_at, fact.deadline)
+    if filed_at is not None:
+        filed_day = counts[local_day(filed_at).isoformat()]
+        filed_day["filed"] += 1
+        if fact.source in SOURCES_NEEDING_VERIFICATION:
+            filed_day["public_filed"] += 1
+        if fact.stage not in NOT_DUE:
+            filed_day["due"] += 1
+            if closed_at is not None:
+                filed_day["due_closed"] += 1
+                filed_day["due_on_time"] += int(bool(fact.on_time))
+    if closed_at is not None and filed_at is not None:
+        calendar = calendars(department)
+        held_wall = sum(((end - start) for start, end in holds), datetime.timedelta())
+        held_work = sum(
+            (calendar.between(start, end) for start, end in holds), datetime.timedelta()
+        )
+        fact.wall_seconds = int(((closed_at - filed_at) - held_wall).total_seconds())
+        fact.work_seconds = int((calendar.between(filed_at, closed_at) - held_work).total_seconds())
+        closed_day = counts[local_day(closed_at).isoformat()]
+        closed_day["closed"] += 1
+        closed_day["closed_on_time"] += int(bool(fact.on_time))
+        closed_day["wall_seconds"] += fact.wall_seconds
+        closed_day["work_seconds"] += fact.work_seconds
+    fact.counts = {
+        day: {k: v for k, v in sorted(c.items()) if v} for day, c in sorted(counts.items())
+    }
+    return fact
+
+
+def signature(fact: CaseFact) -> tuple:
+    """Everything of a fact that figures depend on."""
+    return (
+        fact.district, fact.street, fact.community, fact.grid, fact.category, fact.department,
+        fact.source, fact.stage, fact.reported_at, fact.filed_at, fact.closed_at,
+        fact.ended_at, fact.deadline, fact.on_time, fact.wall_seconds, fact.work_seconds,
+        fact.counts,
+    )  # fmt: skip
+
+
+def places(fact: CaseFact) -> list[tuple]:
+    """(level, district, street, community, grid) of each row the fact adds to."""
+    ids = (fact.district, fact.street, fact.community, fact.grid)
+    return [(level, *ids[: level + 1], *([0] * (3 - level))) for level in range(GRID + 1)]
+
+
+class Deltas:
+    """Changes to the daily rows, summed over many cases, written in one go."""
+
+    def __init__(self):
+        self.daily: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+        self.hist: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+        self.category: dict[tuple, int] = defaultdict(int)
+
+    def add(self, fact: CaseFact, sign: int) -> None:
+        rows = places(fact)
+        for day_text, counts in fact.counts.items():
+            day = datetime.date.fromisoformat(day_text)
+            for place in rows:
+                row = self.daily[(day, *place, fact.department)]
+                for counter, n in counts.items():
+                    row[counter] += sign * n
+        if fact.wall_seconds is not None:
+            day = local_day(fact.closed_at)
+            for place in rows:
+                key = (day, *place, fact.department)
+                self.hist[key][("wall", bucket_of(fact.wall_seconds))] += sign
+                self.hist[key][("work", bucket_of(fact.work_seconds))] += sign
+        day = local_day(fact.reported_at)
+        for place in rows:
+            self.category[(day, *place, fact.department, fact.category)] += sign
+
+    def __bool__(self) -> bool:
+        return bool(self.daily or self.category)
+
+
+KEY_FIELDS = ("day", "level", "district", "street", "community", "grid", "department")
+
+
+def merge_hist(hist: dict, changes: dict) -> dict:
+    merged = {kind: dict(buckets) for kind, buckets in hist.items()}
+    for (kind, bucket), n in changes.items():
+        buckets = merged.setdefault(kind, {})
+        value = buckets.get(str(bucket), 0) + n
+        if value:
+            buckets[str(bucket)] = value
+        else:
+            buckets.pop(str(bucket), None)
+    return {
+        kind: dict(sorted(b.items(), key=lambda kv: int(kv[0]))) for kind, b in merged.items() if b
+    }
+
+
+def existing_rows(model, keys: Iterable[tuple]) -> dict[tuple, object]:
+    """The rows of ``model`` for these keys (read as a superset, filtered here)."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    days = {k[0] for k in keys}
+    departments = {k[6] for k in keys}
+    by_level: dict[int, set] = defaultdict(set)
+    for key in keys:
+        by_level[key[1]].add(key[2 + key[1]])
+    where = Q()
+    for level, ids in by_level.items():
+        where |= Q(level=level, **{f"{LEVEL_FIELDS[level]}__in": ids})
+    found = {}
+    queryset = model.objects.filter(where, day__in=days, department__in=departments)
+    for row in queryset:
+        key = tuple(getattr(row, f) for f in KEY_FIELDS)
+        if model is CategoryDay:
+            key = (*key, row.category)
+        if key in keys:
+            found[key] = row
+    return found
+
+
+def apply(deltas: Deltas) -> None:
+    """Add the deltas to the daily rows; rows that fall to nothing are deleted, so that the
+    tables hold exactly what a rebuild would write."""
+    keys = set(deltas.daily) | set(deltas.hist)
+    rows = existing_rows(DailyFact, keys)
+    create, update, delete = [], [], []
+    for key in keys:
+        row = rows.get(key) or DailyFact(**dict(zip(KEY_FIELDS, key, strict=True)))
+        for counter, n in deltas.daily.get(key, {}).items():
+            setattr(row, counter, getattr(row, counter) + n)
+        if key in deltas.hist:
+            row.hist = merge_hist(row.hist, deltas.hist[key])
+        empty = not row.hist and not any(getattr(row, c) for c in COUNTERS)
+        if row.pk is None:
+            if not empty:
+                create.append(row)
+        elif empty:
+            delete.append(row.pk)
+        else:
+            update.append(row)
+    DailyFact.objects.filter(pk__in=delete).delete()
+    DailyFact.objects.bulk_update(update, [*COUNTERS, "hist"], batch_size=2000)
+    DailyFact.objects.bulk_create(create, batch_size=2000)
+
+    changes = {k: n for k, n in deltas.category.items() if n}
+    rows = existing_rows(CategoryDay, changes)
+    create, update, delete = [], [], []
+    for key, n in changes.items():
+        row = rows.get(key)
+        if row is None:
+            create.append(
+                CategoryDay(
+                    **dict(zip(KEY_FIELDS, key[:7], strict=True)), category=key[7], reported=n
+                )
+            )
+        elif row.reported + n:
+            row.reported += n
+            update.append(row)
+        else:
+            delete.append(row.pk)
+    CategoryDay.objects.filter(pk__in=delete).delete()
+    CategoryDay.objects.bulk_update(update, ["reported"], batch_size=2000)
+    CategoryDay.objects.bulk_create(create, batch_size=2000)
+
+
+def compute_facts(case_ids: Iterable[int], calendars: Calendars) -> dict[int, CaseFact]:
+    ids = sorted(set(case_ids))
+    facts = {}
+    for begin in range(0, len(ids), 2000):
+        chunk = ids[begin : begin + 2000]
+        events = defaultdict(list)
+        for row in (
+            CaseEvent.objects.filter(case_id__in=chunk)
+            .order_by("case_id", "at", "id")
+            .values_list(*EVENT_FIELDS)
+        ):
+            events[row[1]].append(row)
+        for case in Case.objects.filter(pk__in=chunk).values(*CASE_FIELDS):
+            facts[case["id"]] = case_fact(case, events[case["id"]], calendars)
+    return facts
+
+
+def recompute(case_ids: Iterable[int], calendars: Calendars | None = None) -> int:
+    """Bring the facts of these cases up to date; the number of cases that changed.
+    Call inside a transaction holding the state row."""
+    calendars = calendars or Calendars()
+    new = compute_facts(case_ids, calendars)
+    old = CaseFact.objects.in_bulk(list(new))
+    deltas = Deltas()
+    changed = []
+    for case_id, fact in new.items():
+        before = old.get(case_id)
+        if before is not None and signature(before) == signature(fact):
+            continue
+        if before is not None:
+            deltas.add(before, -1)
+        deltas.add(fact, +1)
+        changed.append(fact)
+    if not changed:
+        return 0
+    apply(deltas)
+    CaseFact.objects.filter(case_id__in=[f.case_id for f in changed]).delete()
+    CaseFact.objects.bulk_create(changed, batch_size=2000)
+    return len(changed)
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def locked_state() -> RollupState | None:
+    """The state row, locked for this transaction; None if another run holds it."""
+    RollupState.objects.get_or_create(pk=1)
+    return RollupState.objects.select_for_update(skip_locked=True).filter(pk=1).first()
+
+
+def catch_up(*, limit: int = 20_000) -> int:
+    """Read up to ``limit`` new events and update the figures; the number of cases changed.
+    Several runs at once are harmless: all but one find the state row locked and return."""
+    with transaction.atomic():
+        state = locked_state()
+        if state is None:
+            return 0
+        started = timezone.now()
+        new = list(
+            CaseEvent.objects.filter(pk__gt=state.high_water)
+            .order_by("pk")
+            .values_list("pk", "case_id")[:limit]
+        )
+        case_ids = {case_id for _pk, case_id in new}
+        if state.caught_up_at is not None:
+            # Events that committed after a later id had already been read.
+            case_ids.update(
+                CaseEvent.objects.filter(
+                    at__gte=state.caught_up_at - RECHECK, pk__lte=state.high_water
+                ).values_list("case_id", flat=True)
+            )
+        changed = recompute(case_ids) if case_ids else 0
+        if new:
+            state.high_water = new[-1][0]
+        if changed:
+            state.version += 1
+        state.caught_up_at = started
+        state.save()
+    return changed
+
+
+def catch_up_all(*, limit: int = 20_000) -> int:
+    """Catch up until no event is left (the rebuild's alternative, for tests and benches)."""
+    total = 0
+    while True:
+        high_water = RollupState.objects.filter(pk=1).values_list("high_water", flat=True).first()
+        total += catch_up(limit=limit)
+        now = RollupState.objects.filter(pk=1).values_list("high_water", flat=True).first()
+        if now == high_water:
+            return total
+
+
+def rebuild(*, chunk: int = 20_000) -> RollupState:
+    """Recompute every fact and daily row from the whole history, replacing them. Gives the
+    same numbers as the incremental path; counts the cases where it found a difference."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        RollupState.objects.get_or_create(pk=1)
+        state = RollupState.objects.select_for_update().get(pk=1)
+        high_water = CaseEvent.objects.aggregate(top=Max("pk"))["top"] or 0
+        calendars = Calendars()
+        deltas = Deltas()
+        facts: list[CaseFact] = []
+        differences = cases = 0
+        last = 0
+        while True:
+            ids = list(
+                Case.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk]
+            )
+            if not ids:
+                break
+            last = ids[-1]
+            new = compute_facts(ids, calendars)
+            old = CaseFact.objects.in_bulk(ids)
+            for case_id, fact in new.items():
+                before = old.get(case_id)
+                if before is None or signature(before) != signature(fact):
+                    differences += 1
+                deltas.add(fact, +1)
+                facts.append(fact)
+            cases += len(new)
+        differences += CaseFact.objects.exclude(case_id__in=Case.objects.values("pk")).count()
+        for model in (CaseFact, DailyFact, CategoryDay):
+            model.objects.all().delete()
+        write_rebuilt(facts, deltas)
+        state.high_water = high_water
+        state.version += 1
+        state.rebuilt_at = timezone.now()
+        state.rebuild_seconds = time.perf_counter() - started
+        state.rebuild_cases = cases
+        state.rebuild_differences = differences
+        state.caught_up_at = state.caught_up_at or state.rebuilt_at
+        state.save()
+    return state
+
+
+def write_rebuilt(facts: list[CaseFact], deltas: Deltas) -> None:
+    CaseFact.objects.bulk_create(facts, batch_size=5000)
+    rows = []
+    for key in set(deltas.daily) | set(deltas.hist):
+        row = DailyFact(**dict(zip(KEY_FIELDS, key, strict=True)))
+        for counter, n in deltas.daily.get(key, {}).items():
+            setattr(row, counter, n)
+        if key in deltas.hist:
+            row.hist = merge_hist({}, deltas.hist[key])
+        rows.append(row)
+    DailyFact.objects.bulk_create(rows, batch_size=5000)
+    CategoryDay.objects.bulk_create(
+        (
+            CategoryDay(**dict(zip(KEY_FIELDS, key[:7], strict=True)), category=key[7], reported=n)
+            for key, n in deltas.category.items()
+            if n
+        ),
+        batch_size=5000,
+    )
+
+
+def snapshot() -> dict:
+    """Every figure the roll-ups hold, comparable between two runs (for tests)."""
+    daily = {
+        tuple(row[f] for f in KEY_FIELDS): {**{c: row[c] for c in COUNTERS}, "hist": row["hist"]}
+        for row in DailyFact.objects.values(*KEY_FIELDS, *COUNTERS, "hist")
+    }
+    category = {
+        (*(row[f] for f in KEY_FIELDS), row["category"]): row["reported"]
+        for row in CategoryDay.objects.values(*KEY_FIELDS, "category", "reported")
+    }
+    facts = {f.case_id: signature(f) for f in CaseFact.objects.all()}
+    return {"daily": daily, "category": category, "facts": facts}

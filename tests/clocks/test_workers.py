@@ -1,0 +1,76 @@
+"""Two real worker processes and several beat ticks racing over the same due steps: each
+step fires exactly once."""
+
+import itertools
+
+import pytest
+from django.conf import settings
+
+from cases.models import CaseEvent
+from clocks.models import ClockStep
+from clocks.services import escalation_levels
+from clocks.tasks import fire_escalations
+from governance.celery import app
+from notifications.models import Notification
+from tests.base import PersonasMixin
+from tests.conftest import start_worker, stop_worker, wait_for
+
+from .base import ClockWorldMixin, at
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+CASES = 24
+
+
+@pytest.fixture
+def world(transactional_db):
+    class World(ClockWorldMixin, PersonasMixin):
+        pass
+
+    World.make_clock_world()
+    return World()
+
+
+def settled() -> bool:
+    return (
+        not ClockStep.objects.filter(
+            fired_at__isnull=True, fire_at__lte=at(2026, 11, 28, 0)
+        ).exists()
+        and not ClockStep.objects.filter(fired_at__isnull=False, notified_at__isnull=True).exists()
+    )
+
+
+def test_two_workers_and_repeated_ticks_fire_each_step_once(world):
+    # Filed and handled a week ago: every step of the ladder is long due.
+    cases = [world.handled_from(at(2026, 11, 23, 9, minute)) for minute in range(CASES)]
+    due = ClockStep.objects.filter(fired_at__isnull=True).count()
+    assert due == CASES * 6  # warning and breach on two clocks, two cards on the case
+
+    with app.connection_for_write() as conn:
+        for queue in settings.GRIDGOV_QUEUES:
+            conn.default_channel.queue_purge(queue)
+    # Small batches, so that the two workers' transactions interleave.
+    workers = [start_worker(f"clocks-{name}", ESCALATION_BATCH="5") for name in "ab"]
+    try:
+        for _ in range(8):  # eight beat ticks in quick succession
+            fire_escalations.delay()
+        wait_for(settled, seconds=120, message="the workers to fire and deliver every step")
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+
+    events = list(CaseEvent.objects.filter(action="escalate"))
+    keys = [(e.payload["clock"], e.payload["step"], e.payload["deadline_version"]) for e in events]
+    assert len(keys) == len(set(keys)) == due
+    assert ClockStep.objects.filter(fired_at__isnull=False).count() == due
+    assert escalation_levels() == {case.pk: 4 for case in cases}
+    for case in cases:
+        case.refresh_from_db()
+        assert case.supervision == 3
+        # Yellow, then red; or red alone when both came due in one batch.
+        orders = case.events.filter(action="supervise").order_by("at", "id")
+        assert [e.payload["level"] for e in orders][-1] == 3
+    # One notification per person and step: the dedup key never repeats for a person.
+    pairs = Notification.objects.values_list("recipient_id", "dedup_key")
+    assert len(pairs) == len(set(pairs)) > 0
+    by_key = itertools.groupby(sorted(k for _, k in pairs))
+    assert len(list(by_key)) == due

@@ -1,0 +1,117 @@
+"""Vector tiles (PostGIS): decoded with a small protobuf reader and compared with the
+hand-made cases: which cases, their properties and positions, and the counts per area."""
+
+import unittest
+
+from django.contrib.gis.geos import Point
+from django.db import connection
+from django.urls import reverse
+
+from cases.models import Stage
+from tests.maps.base import centre_of, make_case
+from tests.maps.helpers import position_in_tile, tile_of
+from tests.maps.mvt import decode
+from tests.maps.test_layers import MapTestCase
+
+POSTGIS = connection.vendor == "postgresql"
+
+
+@unittest.skipUnless(POSTGIS, "vector tiles need PostGIS")
+class VectorTileTestCase(MapTestCase):
+    def tile(self, user, z, x, y, **filters) -> dict:
+        self.client.force_login(user)
+        response = self.client.get(reverse("maps:tile", args=(z, x, y)), filters)
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response["Content-Type"], "application/vnd.mapbox-vector-tile")
+        return decode(response.content)
+
+    def cases_in_tiles(self, user, z=14, **filters) -> dict[int, dict]:
+        """Every case drawn in the tiles holding the world's cases, by id."""
+        cases = [self.a, self.b, self.c, self.d, self.e, self.f]
+        found = {}
+        for x, y in sorted({tile_of(case.point, z) for case in cases}):
+            layers = self.tile(user, z, x, y, **filters)
+            for feature in layers.get("cases", {"features": []})["features"]:
+                found[feature["properties"]["id"]] = {**feature, "tile": (x, y)}
+        return found
+
+    def test_the_tiles_hold_what_each_role_may_see(self):
+        self.assertEqual(set(self.cases_in_tiles(self.zhou)), self.everyone)
+        self.assertEqual(set(self.cases_in_tiles(self.li)), self.everyone)
+        self.assertEqual(set(self.cases_in_tiles(self.chen)), self.ids("a", "b", "d"))
+        self.assertEqual(set(self.cases_in_tiles(self.wang)), self.ids("a", "b", "f"))
+        self.assertEqual(set(self.cases_in_tiles(self.liu)), self.ids("c", "d", "f"))
+
+    def test_each_feature_carries_the_case_and_sits_where_the_case_is(self):
+        found = self.cases_in_tiles(self.zhou, z=16)
+        a = found[self.a.pk]
+        self.assertEqual(a["type"], "Point")
+        self.assertEqual(
+            {k: a["properties"][k] for k in ("stage", "light", "urgency", "supervision")},
+            {"stage": Stage.DISPATCHED, "light": "green", "urgency": "normal", "supervision": 0},
+        )
+        self.assertEqual(found[self.b.pk]["properties"]["light"], "yellow")
+        self.assertEqual(found[self.c.pk]["properties"]["light"], "red")
+        self.assertNotIn("light", found[self.d.pk]["properties"])  # NULL: no clock runs
+        x, y = a["tile"]
+        expected = position_in_tile(centre_of(self.east_grids[0]), 16, x, y)
+        (got,) = a["points"]
+        self.assertAlmostEqual(got[0], expected[0], delta=1)
+        self.assertAlmostEqual(got[1], expected[1], delta=1)
+
+    def test_the_filters_apply_to_the_tiles(self):
+        self.assertEqual(
+            set(self.cases_in_tiles(self.zhou, stage="open")), self.everyone - self.ids("d")
+        )
+        self.assertEqual(set(self.cases_in_tiles(self.zhou, overdue="on")), self.ids("c", "f"))
+        self.assertEqual(
+            set(self.cases_in_tiles(self.zhou, category="E", source="patrol")),
+            self.ids("a", "d", "f"),
+        )
+
+    def test_zoomed_out_tiles_count_cases_per_area(self):
+        x, y = tile_of(self.east.boundary.centroid, 12)
+        areas = self.tile(self.zhou, 12, x, y)["areas"]["features"]
+        counts = {
+            f["properties"]["code"]: (
+                f["properties"]["n"],
+                f["properties"]["red"],
+                f["properties"]["yellow"],
+            )
+            for f in areas
+        }
+        self.assertEqual(
+            counts,
+            {self.east.code: (3, 1, 1), self.west.code: (2, 1, 0), self.round.code: (1, 0, 0)},
+        )
+        self.assertTrue(all(f["type"] == "Polygon" for f in areas))
+        x, y = tile_of(self.east.boundary.centroid, 10)
+        (street,) = self.tile(self.chen, 10, x, y, stage="open")["areas"]["features"]
+        self.assertEqual(
+            {k: street["properties"][k] for k in ("code", "level", "n", "red", "yellow")},
+            {"code": self.street.code, "level": "street", "n": 2, "red": 0, "yellow": 1},
+        )
+
+    def test_a_case_outside_every_community_is_drawn_too(self):
+        # Tiles read covered cases through the communities meeting them; the rest apart.
+        outside = make_case(point=Point(116.4100, 39.9250, srid=4326))
+        self.assertIsNone(outside.community)
+        x, y = tile_of(outside.point, 14)
+        layers = self.tile(self.zhou, 14, x, y, stage="open")
+        self.assertIn(outside.pk, {f["properties"]["id"] for f in layers["cases"]["features"]})
+
+    def test_a_tile_off_the_world_is_not_found(self):
+        self.client.force_login(self.zhou)
+        self.assertEqual(self.client.get(reverse("maps:tile", args=(3, 8, 0))).status_code, 404)
+        self.assertEqual(self.client.get(reverse("maps:tile", args=(25, 0, 0))).status_code, 404)
+
+
+@unittest.skipIf(POSTGIS, "SpatiaLite only")
+class NoVectorTilesOnSpatiaLiteTestCase(MapTestCase):
+    def test_it_sends_the_page_to_geojson_instead(self):
+        self.client.force_login(self.zhou)
+        response = self.client.get(reverse("maps:tile", args=(14, 13489, 6206)))
+        self.assertEqual(response.status_code, 404)
+        self.assertIn("GeoJSON", response.json()["detail"])
+        config = self.client.get(reverse("maps:map")).context["map_config"]
+        self.assertEqual(config["mode"], "geojson")

@@ -1,0 +1,135 @@
+"""The dashboard and the lists behind its figures, as every role."""
+
+import re
+
+from django.test import TestCase
+from django.urls import reverse
+
+from grids.models import GridAssignment
+from org.models import Role
+from stats import rollup
+from tests.base import PASSWORD
+from tests.stats.history import END, START, HistoryMixin
+
+WEEK = {"start": START.isoformat(), "end": END.isoformat()}
+
+
+def figure(response, name: str) -> int:
+    found = re.search(
+        rf'id="fig-{name}"[^>]*><span class="n">(\d+)</span>', response.content.decode()
+    )
+    return int(found.group(1))
+
+
+class PagesTestCase(HistoryMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.make_history()
+        GridAssignment.objects.create(grid=cls.g2, worker=cls.qian, duty="deputy")
+        rollup.catch_up_all()
+
+    def setUp(self):
+        # Pages in English, unless a test chooses Chinese.
+        self.client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+    def login(self, user):
+        self.client.login(username=user.username, password=PASSWORD)
+
+    def test_it_lets_in_supervisors_administrators_officers_and_grid_workers(self):
+        url = reverse("stats:dashboard")
+        self.assertRedirects(self.client.get(url), f"{reverse('login')}?next={url}")
+        allowed = {Role.SUPERVISOR, Role.ADMINISTRATOR, Role.OFFICER, Role.GRID_WORKER}
+        for role, person in self.personas.items():
+            self.login(person)
+            for name in ("stats:dashboard", "stats:version"):
+                response = self.client.get(reverse(name), WEEK)
+                self.assertEqual(
+                    response.status_code, 200 if role in allowed else 403, (role, name)
+                )
+            response = self.client.get(reverse("stats:cases"), {**WEEK, "figure": "reported"})
+            self.assertEqual(response.status_code, 200 if role in allowed else 403, role)
+        self.login(self.nobody)
+        self.assertEqual(self.client.get(reverse("stats:dashboard")).status_code, 403)
+
+    def test_the_supervisor_sees_every_figure_with_its_denominator(self):
+        self.login(self.zhou)
+        response = self.client.get(reverse("stats:dashboard"), WEEK)
+        self.assertEqual(figure(response, "reported"), 6)
+        self.assertEqual(figure(response, "filed"), 5)
+        self.assertEqual(figure(response, "closed"), 4)
+        self.assertContains(response, "75.0 %")  # closure rate 3 / 4
+        self.assertContains(response, "cases filed in the period and due to close")
+        self.assertContains(response, "dispatches in the period")
+        self.assertContains(response, 'id="chart-daily"')
+        self.assertContains(response, self.g1.code)
+        # The link in the header.
+        self.assertContains(response, f'href="{reverse("stats:dashboard")}"')
+
+    def test_a_place_narrows_the_figures(self):
+        self.login(self.zhou)
+        response = self.client.get(reverse("stats:dashboard"), {**WEEK, "grid": self.g1.pk})
+        self.assertEqual(figure(response, "reported"), 3)
+        self.assertContains(response, self.community.name)  # in the breadcrumbs
+        response = self.client.get(reverse("stats:dashboard"), {**WEEK, "area": self.community.pk})
+        self.assertEqual(figure(response, "reported"), 6)
+        self.assertContains(response, f'<option value="{self.g2.pk}">{self.g2.code}</option>')
+        self.assertEqual(
+            self.client.get(reverse("stats:dashboard"), {**WEEK, "area": 999999}).status_code, 404
+        )
+
+    def test_bad_periods_are_refused_with_a_message(self):
+        self.login(self.zhou)
+        response = self.client.get(reverse("stats:dashboard"), {"start": END, "end": START})
+        self.assertContains(response, "The period must start before it ends.", status_code=400)
+        response = self.client.get(reverse("stats:dashboard"), {"start": "2020-01-01"})
+        self.assertContains(response, "at most 400 days", status_code=400)
+        response = self.client.get(reverse("stats:cases"), {"figure": "nonsense"})
+        self.assertEqual(response.status_code, 400)
+
+    def test_an_officer_and_a_grid_worker_see_their_own_figures(self):
+        self.login(self.chen)
+        response = self.client.get(reverse("stats:dashboard"), WEEK)
+        self.assertEqual(figure(response, "reported"), 5)
+        self.assertContains(response, "Figures of your department")
+        self.login(self.qian)
+        response = self.client.get(reverse("stats:dashboard"), WEEK)
+        self.assertEqual(figure(response, "reported"), 3)
+        # A grid outside their grids is not theirs to look at.
+        response = self.client.get(reverse("stats:dashboard"), {**WEEK, "grid": self.g1.pk})
+        self.assertEqual(response.status_code, 404)
+
+    def test_each_list_shows_the_cases_behind_its_figure(self):
+        self.login(self.zhou)
+        response = self.client.get(reverse("stats:cases"), {**WEEK, "figure": "closed"})
+        listed = {int(pk) for pk in re.findall(r'data-case="(\d+)"', response.content.decode())}
+        self.assertEqual(listed, {self.cases[n].pk for n in "ABCH"})
+        self.assertContains(response, '<span id="drill-count">4</span>', html=False)
+        self.assertContains(response, reverse("cases:detail", args=[self.cases["A"].pk]))
+        # The officer's list leaves out the other department's case.
+        self.login(self.sun)
+        response = self.client.get(reverse("stats:cases"), {**WEEK, "figure": "backlog"})
+        listed = {int(pk) for pk in re.findall(r'data-case="(\d+)"', response.content.decode())}
+        self.assertEqual(listed, {self.cases["G"].pk})
+
+    def test_the_list_runs_a_fixed_number_of_queries(self):
+        self.login(self.zhou)
+        self.client.get(reverse("stats:cases"), {**WEEK, "figure": "reported"})
+        # session, user, roles, the count, the page of cases
+        with self.assertNumQueries(6):  # with the header's unread count
+            self.client.get(reverse("stats:cases"), {**WEEK, "figure": "reported"})
+
+    def test_the_version_changes_when_figures_do(self):
+        self.login(self.zhou)
+        before = self.client.get(reverse("stats:version")).json()["version"]
+        self.report()  # a new case, through the workflow
+        self.assertEqual(self.client.get(reverse("stats:version")).json()["version"], before)
+        rollup.catch_up()
+        self.assertEqual(self.client.get(reverse("stats:version")).json()["version"], before + 1)
+
+    def test_the_page_speaks_chinese(self):
+        self.login(self.zhou)
+        self.client.post(reverse("set_language"), {"language": "zh-hans"})
+        response = self.client.get(reverse("stats:dashboard"), WEEK)
+        self.assertContains(response, "结案率")
+        self.assertContains(response, "分母：统计期内立案且应结案的案件")
+        self.assertContains(response, "高发网格")
