@@ -11,8 +11,12 @@ log = logging.getLogger(__name__)
 
 
 def enqueue_recalculation() -> None:
+    from cases.models import OPEN_STAGES, Case
+
     from .tasks import recompute_open_clocks
 
+    if not Case.objects.filter(stage__in=OPEN_STAGES).exists():
+        return  # nothing open, nothing to move (seeding a new city's calendars)
     try:
         recompute_open_clocks.delay()
     except Exception:  # noqa: BLE001 - the broker is down: the next change or the admin retries
