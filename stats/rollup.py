@@ -18,7 +18,9 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -69,16 +71,15 @@ EVENT_FIELDS = ("id", "case_id", "at", "action", "from_stage", "to_stage")
 
 
 @functools.lru_cache(maxsize=100_000)
-def _local_day(quarter: int) -> datetime.date:
-    zone = timezone.get_default_timezone()
-    return datetime.datetime.fromtimestamp(quarter * 900, zone).date()
+def _local_day(quarter: int, zone: str) -> datetime.date:
+    return datetime.datetime.fromtimestamp(quarter * 900, ZoneInfo(zone)).date()
 
 
 def local_day(moment: datetime.datetime) -> datetime.date:
     """The date of ``moment`` in the site's time zone (TIME_ZONE). Every time zone's offset
     is a multiple of 15 minutes, so the date is the same for a whole quarter-hour, and is
     read from a cache (the rebuild asks this for millions of events)."""
-    return _local_day(int(moment.timestamp()) // 900)
+    return _local_day(int(moment.timestamp()) // 900, settings.TIME_ZONE)
 
 
 def bucket_of(seconds: int) -> int:

@@ -9,6 +9,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from evaluation import defaults
+from evaluation.models import Grade, KpiWeight
 from stats import rollup
 from tests.cases.test_browser_loop import sign_in
 from tests.conftest import ARTIFACTS
@@ -23,6 +25,8 @@ def history(transactional_db):
         pass
 
     History.make_history()
+    # The migration seeds them; flushes between transactional tests remove them.
+    defaults.load(KpiWeight, Grade)
     rollup.catch_up_all()
     for case in History.cases.values():
         case.number = f"N{case.pk:05d}"
