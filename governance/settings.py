@@ -268,6 +268,8 @@ if REDIS_URL:
 else:
     BROKER_DIR = Path(envstr("GRIDGOV_BROKER_DIR", str(VAR_DIR / "broker")))
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport, with messages written atomically (governance/broker.py).
+    CELERY_BROKER_TRANSPORT = "governance.broker:FilesystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
