@@ -14,6 +14,7 @@ version; the beat sweep claims due rows and fires each exactly once.
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cases.models import LimitUnit, Supervision, Urgency
 
@@ -24,7 +25,7 @@ class ClockKind(models.TextChoices):
     FILE = "file", _("Filing")
     DISPATCH = "dispatch", _("Dispatch")
     HANDLE = "handle", _("Handling")
-    CHECK = "check", _("On-site check")
+    CHECK = "check", pgettext_lazy("clock kind", "On-site check")
 
 
 class StageLimit(models.Model):
@@ -40,7 +41,9 @@ class StageLimit(models.Model):
         help_text=_("Empty: any urgency. A row for the case's urgency wins."),
     )
     limit_value = models.DecimalField(_("limit"), max_digits=7, decimal_places=2)
-    limit_unit = models.CharField(_("unit"), max_length=15, choices=LimitUnit.choices)
+    limit_unit = models.CharField(
+        pgettext_lazy("time limit", "unit"), max_length=15, choices=LimitUnit.choices
+    )
 
     class Meta:
         ordering = ["stage", "urgency"]
@@ -69,7 +72,7 @@ class StageLimit(models.Model):
 
 class Clock(models.Model):
     class State(models.TextChoices):
-        RUNNING = "running", _("Running")
+        RUNNING = "running", pgettext_lazy("clock state", "Running")
         PAUSED = "paused", _("Paused")
         STOPPED = "stopped", _("Stopped")
 
@@ -91,7 +94,9 @@ class Clock(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     # The limit as it was last computed (a stopped clock keeps it).
     limit_value = models.DecimalField(_("limit"), max_digits=7, decimal_places=2)
-    limit_unit = models.CharField(_("unit"), max_length=15, choices=LimitUnit.choices)
+    limit_unit = models.CharField(
+        pgettext_lazy("time limit", "unit"), max_length=15, choices=LimitUnit.choices
+    )
     # Time allowed and used, in the limit's own time (working time for working hours and
     # days, wall time otherwise); extensions included. ``used`` counts up to
     # ``running_since``; a running clock adds the time since then.
@@ -215,7 +220,7 @@ class ClockStep(models.Model):
         EscalationStep, verbose_name=_("step"), on_delete=models.CASCADE, related_name="+"
     )
     deadline_version = models.PositiveIntegerField(_("deadline version"))
-    fire_at = models.DateTimeField(_("due"))
+    fire_at = models.DateTimeField(pgettext_lazy("escalation step", "due"))
     fired_at = models.DateTimeField(_("fired"), null=True, blank=True)
     # When its notifications may go out (the next working moment for a working-hours-only
     # step); they are delivered once, after the firing commits.

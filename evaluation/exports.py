@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from cases.models import Case
 from stats.figures import Period, drill
@@ -42,7 +43,7 @@ def case_headers() -> list[str]:
         "address": _("Address"),
         "reported_at": _("Reported at"),
         "filed_at": _("Filed at"),
-        "deadline": _("Deadline"),
+        "deadline": pgettext("export column", "Deadline"),
         "closed_at": _("Closed at"),
     }
     return [labels[name] for name, _expr in CASE_COLUMNS]

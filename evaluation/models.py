@@ -6,12 +6,13 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Subject(models.TextChoices):
     """What is evaluated: a place, a department, or a post (岗位)."""
 
-    AREA = "area", _("Area")
+    AREA = "area", pgettext_lazy("place", "Area")
     DEPARTMENT = "department", _("Department")
     GRID_WORKER = "grid_worker", _("Grid worker post")
     DISPATCHER = "dispatcher", _("Dispatcher post")
@@ -73,8 +74,8 @@ def new_token() -> str:
 
 class ExportJob(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", _("Waiting")
-        RUNNING = "running", _("Running")
+        QUEUED = "queued", pgettext_lazy("export job", "Waiting")
+        RUNNING = "running", pgettext_lazy("export job", "Running")
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
 

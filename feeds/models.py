@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -87,7 +88,7 @@ class Delivery(models.Model):
     retry or a replay sends the very same event (same id) that receivers de-duplicate."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("feed delivery", "Pending")
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
 

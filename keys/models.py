@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # Recording the last use at most this often keeps a busy key from writing on every request.
 LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
@@ -232,7 +233,7 @@ class ApiRequestLog(models.Model):
     )
     method = models.CharField(_("method"), max_length=10)
     path = models.CharField(_("path"), max_length=500)
-    status = models.PositiveSmallIntegerField(_("status"))
+    status = models.PositiveSmallIntegerField(pgettext_lazy("HTTP", "status"))
     remote_addr = models.GenericIPAddressField(_("address"), null=True, blank=True)
 
     class Meta:

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -36,7 +37,7 @@ class Notification(models.Model):
     )
     # What happened, for filtering and icons: "case_closed", "escalation_breach", ...
     kind = models.CharField(_("kind"), max_length=40)
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(pgettext_lazy("notification", "title"), max_length=200)
     body = models.TextField(_("text"), blank=True)
     case = models.ForeignKey(
         "cases.Case",

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
 
 from cases.models import Case, Category
@@ -33,17 +33,17 @@ DASHBOARD_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.OFFICER, Role.GRID_
 PAGE_SIZE = 100
 
 LABELS = {
-    "reported": gettext_lazy("Reported"),
-    "filed": gettext_lazy("Filed"),
+    "reported": pgettext_lazy("figure", "Reported"),
+    "filed": pgettext_lazy("figure", "Filed"),
     "public_filed": gettext_lazy("Filed from the hotline or the public"),
     "due": gettext_lazy("Filed and due to close"),
     "due_closed": gettext_lazy("Filed in the period and closed"),
     "due_on_time": gettext_lazy("Filed in the period and closed on time"),
-    "closed": gettext_lazy("Closed"),
+    "closed": pgettext_lazy("figure", "Closed"),
     "closed_on_time": gettext_lazy("Closed on time"),
     "disposed": gettext_lazy("Reported done by the department"),
     "reworks": gettext_lazy("Sent back for rework"),
-    "dispatched": gettext_lazy("Dispatched"),
+    "dispatched": pgettext_lazy("figure", "Dispatched"),
     "returns": gettext_lazy("Returned as the wrong department"),
     "voided": gettext_lazy("Voided"),
     "backlog": gettext_lazy("Backlog"),
