@@ -142,6 +142,9 @@ class Stage(models.TextChoices):
     MERGED = "merged", _("Merged into another case")
 
 
+# A clock turns yellow at this share of the time it allows (green < 80 %, yellow 80-100 %).
+WARN_SHARE = 0.8
+
 OPEN_STAGES = [
     Stage.VERIFYING,
     Stage.REPORTED,

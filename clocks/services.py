@@ -14,14 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.clock import calendar_for
-from cases.models import OPEN_STAGES, Case, CaseEvent, Supervision, Urgency
+from cases.models import OPEN_STAGES, WARN_SHARE, Case, CaseEvent, Supervision, Urgency
 from org.models import Department, Role, User
 
 from .engine import measure, replay
 from .models import Clock, ClockKind, ClockStep, EscalationStep, StageLimit
 
 log = logging.getLogger(__name__)
-WARN_SHARE = 0.8
 
 
 class Calendars:

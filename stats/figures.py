@@ -175,11 +175,14 @@ def overdue(queryset: QuerySet, now: datetime.datetime) -> QuerySet:
     )
 
 
-def backlog(queryset: QuerySet, moment: datetime.datetime) -> QuerySet:
-    """Filed before ``moment`` and not ended before it."""
-    return queryset.filter(filed_at__lt=moment).filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gte=moment)
-    )
+def backlog(queryset: QuerySet, moment: datetime.datetime, now=None) -> QuerySet:
+    """Filed before ``moment`` and not ended before it. At the present moment (the usual
+    case: a period that runs to today) nothing has ended after it, so the backlog is the
+    open cases alone, which an index of open facts answers without reading the others."""
+    filed = queryset.filter(filed_at__lt=moment, filed_at__isnull=False)
+    if moment >= (now or timezone.now()):
+        return filed.filter(ended_at__isnull=True)
+    return filed.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=moment))
 
 
 def age_filter(bucket: tuple, moment: datetime.datetime) -> Q:
@@ -279,7 +282,7 @@ def dashboard(place: Place | None, scope: Scope, period: Period, now=None) -> di
         )
     daily = trend(place, scope, period)
     moment = min(now, period.ends)
-    behind = backlog(facts(place, scope), moment)
+    behind = backlog(facts(place, scope), moment, now)
     ages = behind.aggregate(
         **{f"age{i}": _count(age_filter(b, moment)) for i, b in enumerate(AGE_BUCKETS)}
     )
@@ -433,7 +436,7 @@ def drill(
         return base.filter(case_id__in=ids).values("case_id")
     if figure == "backlog":
         moment = min(now, period.ends)
-        found = backlog(base, moment)
+        found = backlog(base, moment, now)
         if age is not None:
             found = found.filter(age_filter(AGE_BUCKETS[age], moment))
         return found.values("case_id")

@@ -12,6 +12,7 @@ from django.utils.translation import gettext, override
 
 from org.demo import GIVEN, SURNAMES
 
+from ..models import WARN_SHARE
 from .mix import (
     ACCEPT_MINUTES,
     CALL_HOURS,
@@ -154,7 +155,7 @@ class Record:
 
     __slots__ = (
         "id", "number", "source", "reporter", "citizen_name", "citizen_phone", "x", "y",
-        "address", "description", "urgency", "stage", "deadline", "supervision",
+        "address", "description", "urgency", "stage", "deadline", "warn", "supervision",
         "rework", "returns", "reported", "filed", "closed", "version", "assignee",
         "department", "field_worker", "grid", "merged_into", "category", "condition",
         "routing_rule", "events", "reporters", "requests",
@@ -346,7 +347,7 @@ class Simulator:
             rec.citizen_name = self.pick(SURNAMES) + self.pick(GIVEN)
             rec.citizen_phone = f"13{self.below(10**9):09d}"
         rec.number = None
-        rec.deadline = rec.filed = rec.closed = None
+        rec.deadline = rec.warn = rec.filed = rec.closed = None
         rec.supervision = rec.rework = rec.returns = 0
         rec.assignee = rec.department = rec.field_worker = rec.merged_into = None
         rec.routing_rule = None
@@ -425,6 +426,10 @@ class Simulator:
         )  # fmt: skip
         self.counters[key] = sequence
         rec.filed, rec.number, rec.deadline = t, number, deadline
+        # The whole-case clock's warning, as the clocks give it when nothing is on hold.
+        rec.warn = w.time.deadline(
+            t, float(rec.condition.value) * WARN_SHARE, rec.condition.limit_unit
+        )
         # Routing runs seconds later: the first matching rule dispatches, else the case
         # waits for a dispatcher, who sends it to the department that owns the category.
         t += 2 + self.below(28)
@@ -588,6 +593,7 @@ class Simulator:
                 ),
             )  # fmt: skip
             self.decide(rec, pk, t, dispatcher, True)
+            rec.warn += deadline - rec.deadline
             rec.deadline = deadline
         else:
             action = "reject_extension"

@@ -11,15 +11,19 @@ from django.db.models import Max
 
 from .. import bulk
 from ..models import (
+    OPEN_STAGES,
     Case,
     CaseEvent,
     CaseNumberCounter,
     CaseReporter,
     CaseRequest,
+    Stage,
 )
 from .life import Record
 from .world import utc
 
+# A case on hold has a paused clock: no deadline runs until it resumes.
+OPEN = frozenset(OPEN_STAGES) - {Stage.ON_HOLD}
 EWKB_POINT = struct.Struct("<BIIdd")  # little-endian, Point with SRID, the SRID, x, y
 EWKB_POINT_TYPE = 0x20000001
 CASE_COLUMNS = (
@@ -28,7 +32,7 @@ CASE_COLUMNS = (
     "return_count", "reported_at", "filed_at", "closed_at", "version", "assignee_id",
     "community_id", "department_id", "district_id", "field_worker_id", "grid_id",
     "merged_into_id", "reporter_id", "street_id", "category_id", "condition_id",
-    "needs_routing", "routing_rule_id",
+    "needs_routing", "routing_rule_id", "warn_at", "due_at",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "case_id", "at", "action", "from_stage", "to_stage", "actor_id", "reason", "payload",
@@ -72,6 +76,11 @@ def wire_payload(payload: str) -> str:
     return EMPTY_JSONB if payload == "{}" else bulk.JSONB_VERSION + payload
 
 
+def due(rec: Record) -> int | None:
+    """The nearest open deadline (``Case.due_at``): the case's own while it is open."""
+    return rec.deadline if rec.stage in OPEN else None
+
+
 def case_rows(records: list[Record]):
     t = bulk.wire_time
     return (
@@ -84,7 +93,7 @@ def case_rows(records: list[Record]):
             rec.department, rec.grid.district_id, rec.field_worker, rec.grid.id,
             rec.merged_into, rec.reporter, rec.grid.street_id, rec.category.id,
             rec.condition.id if rec.number is not None else None, False,
-            rec.routing_rule,
+            rec.routing_rule, t(rec.warn), t(due(rec)),
         )
         for rec in records
     )  # fmt: skip
@@ -311,6 +320,7 @@ class OrmWriter:
                     category_id=rec.category.id,
                     condition_id=rec.condition.id if rec.number is not None else None,
                     needs_routing=False, routing_rule_id=rec.routing_rule,
+                    warn_at=aware(rec.warn), due_at=aware(due(rec)),
                 )
                 for rec in records
             ],

@@ -3,6 +3,7 @@
 import datetime
 import re
 from collections import Counter, defaultdict
+from decimal import Decimal
 from io import StringIO
 from unittest import mock
 
@@ -211,7 +212,19 @@ class GenerateCasesTestCase(TestCase):
             self.assertEqual(filing.payload["deadline"], expected.isoformat())
             if case.pk not in extended:
                 self.assertEqual(case.deadline, expected)
+                # The whole-case clock turns yellow at 80 % of the working time allowed.
+                warn = limit_to_deadline(
+                    case.filed_at,
+                    case.condition.limit_value * Decimal("0.8"),
+                    case.condition.limit_unit,
+                    calendar,
+                )
+                self.assertEqual(case.warn_at, warn)
                 checked += 1
+            self.assertLess(case.warn_at, case.deadline)
+            # The inbox's order: the nearest running deadline, none once closed or on hold.
+            running = case.stage in OPEN_STAGES and case.stage != Stage.ON_HOLD
+            self.assertEqual(case.due_at, case.deadline if running else None, case.stage)
         self.assertGreater(checked, 0.8 * CASES)
 
     def test_departments_own_the_categories_and_reporters_patrol_the_grid(self):
