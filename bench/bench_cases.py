@@ -61,7 +61,7 @@ def wire_rows(cursor) -> list[tuple]:
     for column in CASE_COLUMNS:
         if column == "point":
             select.append("ST_AsEWKB(point)")
-        elif column in ("deadline", "reported_at", "filed_at", "closed_at"):
+        elif column in ("deadline", "reported_at", "filed_at", "closed_at", "warn_at", "due_at"):
             select.append(f"((extract(epoch from {column}) - {bulk.EPOCH_2000}) * 1e6)::bigint")
         else:
             select.append(column)

@@ -5,7 +5,8 @@ import csv
 import datetime
 from collections.abc import Callable, Iterable, Iterator
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import CharField, DateTimeField, F, Func, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -15,6 +16,8 @@ from stats.figures import Period, drill
 from stats.views import chosen_place
 
 CHUNK = 2000
+# Rows fetched per round trip from the server-side cursor.
+FETCH = 10_000
 
 # (column label, value expression) in the order written.
 CASE_COLUMNS = (
@@ -68,13 +71,29 @@ def cases_for(user, params: dict, scope) -> QuerySet:
     return Case.objects.visible_to(user).filter(pk__in=ids.order_by())
 
 
+class LocalTime(Func):
+    """A moment as the text the export writes, in the current time zone, formatted by
+    PostgreSQL: that saves reading a million timestamps into Python only to format them
+    again. (Other databases return the moment, formatted in Python.)"""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        zone = timezone.get_current_timezone_name()
+        return f"to_char(({sql}) AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS')", (*params, zone)
+
+
 def case_rows(queryset: QuerySet) -> Iterator[tuple]:
     """Plain tuples in a stable order, read in chunks through a server-side cursor."""
+    moments = set()
+    if connection.vendor == "postgresql":
+        moments = {f.name for f in Case._meta.concrete_fields if isinstance(f, DateTimeField)}
     values = queryset.order_by("reported_at", "pk").values_list(
-        *(expr for _name, expr in CASE_COLUMNS)
+        *(LocalTime(F(expr)) if expr in moments else expr for _name, expr in CASE_COLUMNS)
     )
     zone = timezone.get_current_timezone()
-    for row in values.iterator(chunk_size=CHUNK):
+    for row in values.iterator(chunk_size=FETCH):
         yield tuple(
             timezone.localtime(v, zone).strftime("%Y-%m-%d %H:%M:%S")
             if isinstance(v, datetime.datetime)

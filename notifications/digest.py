@@ -72,14 +72,24 @@ def claim_digests(now: datetime.datetime) -> tuple[list[Digest], int]:
         )
         if not people:
             return [], 0
+        # Claim whole people, not single rows: rows claimed one by one let two runs split a
+        # person's notifications between them, and the person got two e-mails. A person
+        # another run holds is skipped; that run sends their digest.
+        people = list(
+            User.objects.filter(pk__in=people)
+            .select_for_update(skip_locked=True, no_key=True)
+            .values_list("pk", flat=True)
+        )
+        if not people:
+            return [], 0
         rows = list(
             due.filter(recipient_id__in=people)
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(of=("self",))
             .select_related("recipient", "case")
             .order_by("recipient_id", "created_at", "id")
         )
         if not rows:
-            # Another worker holds them all; it will send them.
+            # Another run sent them between our two reads.
             return [], 0
         Notification.objects.filter(pk__in=[row.pk for row in rows]).update(emailed_at=now)
         opted_out = set(

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from cases.models import CaseEvent
-from clocks.models import ClockStep
+from clocks.models import Clock, ClockStep
 from clocks.services import escalation_levels
 from clocks.tasks import fire_escalations
 from governance.celery import app
@@ -42,7 +42,11 @@ def settled() -> bool:
 def test_two_workers_and_repeated_ticks_fire_each_step_once(world):
     # Filed and handled a week ago: every step of the ladder is long due.
     cases = [world.handled_from(at(2026, 11, 23, 9, minute)) for minute in range(CASES)]
-    due = ClockStep.objects.filter(fired_at__isnull=True).count()
+    scheduled = {
+        (row.clock_id, row.step.key, row.deadline_version): row.fire_at
+        for row in ClockStep.objects.filter(fired_at__isnull=True).select_related("step")
+    }
+    due = len(scheduled)
     assert due == CASES * 6  # warning and breach on two clocks, two cards on the case
 
     with app.connection_for_write() as conn:
@@ -60,7 +64,17 @@ def test_two_workers_and_repeated_ticks_fire_each_step_once(world):
 
     events = list(CaseEvent.objects.filter(action="escalate"))
     keys = [(e.payload["clock"], e.payload["step"], e.payload["deadline_version"]) for e in events]
-    assert len(keys) == len(set(keys)) == due
+    missing = sorted(set(scheduled) - set(keys))
+    rows_now = list(
+        ClockStep.objects.filter(clock_id__in=[clock for clock, _, _ in missing]).values(
+            "clock_id", "step__key", "deadline_version", "fire_at", "fired_at", "notified_at"
+        )
+    )
+    assert len(keys) == len(set(keys)) == due, (
+        f"never fired: {missing}; scheduled at {[scheduled[m] for m in missing]}; "
+        f"their clocks' steps now: {rows_now}; "
+        f"clocks: {list(Clock.objects.filter(pk__in=[c for c, _, _ in missing]).values())}"
+    )
     assert ClockStep.objects.filter(fired_at__isnull=False).count() == due
     assert escalation_levels() == {case.pk: 4 for case in cases}
     for case in cases:

@@ -6,7 +6,7 @@ from django.db import connection, transaction
 from django.test import TransactionTestCase, skipUnlessDBFeature
 from django.utils import timezone
 
-from notifications.digest import digests_send
+from notifications.digest import claim_digests, deliver, digests_send
 from notifications.models import Notification, Preference
 from notifications.services import notify
 from tests.base import BaseTestCase, PersonasMixin
@@ -95,16 +95,20 @@ class DigestRaceTestCase(PersonasMixin, TransactionTestCase):
         with_emails(self.chen, self.zhou)
 
     def test_a_claimed_notification_is_skipped_by_a_second_worker(self):
-        notify([self.chen], kind="t", title="x", dedup_key="a")
+        notify([self.chen], kind="t", title="Notice alpha", dedup_key="a")
+        notify([self.chen], kind="t", title="Notice beta", dedup_key="b")
         locked, release = threading.Event(), threading.Event()
+        sent = []
 
         def first_worker():
-            # Holds the row locked the way a claiming transaction does.
+            # A run that has claimed Chen's digest and not yet committed.
             try:
+                now = timezone.now()
                 with transaction.atomic():
-                    list(Notification.objects.select_for_update())
+                    digests, _people = claim_digests(now)
                     locked.set()
                     release.wait(30)
+                sent.append(deliver(digests, now)[0])
             finally:
                 connection.close()
 
@@ -112,9 +116,14 @@ class DigestRaceTestCase(PersonasMixin, TransactionTestCase):
         thread.start()
         try:
             self.assertTrue(locked.wait(30))
+            # The second run skips Chen, whose notifications are all claimed by the first.
             self.assertEqual(digests_send(), 0)
         finally:
             release.set()
             thread.join()
-        self.assertEqual(digests_send(), 1)
+        self.assertEqual(sent, [1])
+        self.assertEqual(digests_send(), 0)
         self.assertEqual(len(mail.outbox), 1)
+        # One e-mail with both: the first run claimed the person, not single rows.
+        self.assertIn("Notice alpha", mail.outbox[0].body)
+        self.assertIn("Notice beta", mail.outbox[0].body)
