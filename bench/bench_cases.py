@@ -211,16 +211,18 @@ def run() -> None:
     report(
         f"generate_cases, {FRESH:,} fresh cases into the case tables (PostGIS, bulk path)",
         goal=f">= {GOAL_RATE:,} cases/s",
+        # A case is generated with its history: the goal is judged on the overall rate.
         figure=(
-            f"{stats.cases_per_second:,.0f} cases/s (simulation + case rows, indexes, keys);"
-            f" events {stats.events_per_second:,.0f} rows/s ({events_share:.0%} of the run);"
-            f" overall {stats.overall_per_second:,.0f} cases/s with their events"
+            f"{stats.overall_per_second:,.0f} cases/s with their events and everything"
+            f" else; the case rows alone {stats.cases_per_second:,.0f} cases/s (simulation +"
+            f" rows, indexes, keys); events {stats.events_per_second:,.0f} rows/s"
+            f" ({events_share:.0%} of the run)"
         ),
         floor=(
             f"raw binary COPY of the same {rows:,} case rows + rebuild"
             f" {rows / floor['total']:,.0f} rows/s (copy {floor['copy']:.1f} s, indexes"
             f" {floor['indexes']:.1f} s, keys {floor['keys']:.1f} s)"
         ),
-        ok=stats.cases_per_second >= GOAL_RATE,
+        ok=stats.overall_per_second >= GOAL_RATE,
     )
     inbox()

@@ -59,7 +59,7 @@ def generate_cases(
     cases: int,
     months: int = 6,
     seed: int = 1,
-    batch: int = 20_000,
+    batch: int = 10_000,
     rebuild_indexes: bool | None = None,
     load_demo: bool = True,
     parallel: bool | None = None,
@@ -113,8 +113,8 @@ def generate_cases(
 
     def run_batches() -> None:
         writer.begin()
-        for begin in range(0, len(plan), batch):
-            chunk = plan[begin : begin + batch]
+        for begin, end in pipeline.bounds(len(plan), batch):
+            chunk = plan[begin:end]
             with transaction.atomic():
                 simulate_started = time.perf_counter()
                 # Filings wait until the batch commits, so that none takes a number it

@@ -16,15 +16,22 @@ from collections.abc import Iterator
 from .life import Simulator, simulate
 
 
+def bounds(total: int, batch: int) -> Iterator[tuple[int, int]]:
+    """Batches of ``batch`` cases, the first one an eighth of that: the writer has nothing
+    to do until the first batch arrives, and the smaller it is, the sooner it starts."""
+    begin, size = 0, max(1, batch // 8)
+    while begin < total:
+        yield begin, min(total, begin + size)
+        begin, size = begin + size, batch
+
+
 def produce(sender, simulator: Simulator, writer, plan, case_ids, batch, counters) -> None:
     """In the child: for each batch, a header (size, issued counters, tables and row
     counts, seconds) and then one stream per table; ("error", traceback) on failure."""
     try:
-        for begin in range(0, len(plan), batch):
+        for begin, end in bounds(len(plan), batch):
             started = time.perf_counter()
-            records = simulate(
-                simulator, plan[begin : begin + batch], case_ids[begin : begin + batch]
-            )
+            records = simulate(simulator, plan[begin:end], case_ids[begin:end])
             issued = {k: v for k, v in simulator.counters.items() if counters.get(k, 0) != v}
             counters.update(issued)
             streams = list(writer.streams(records))

@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--months", type=int, default=6, help="report period (default 6)")
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument(
-            "--batch", type=int, default=20_000, help="cases per batch (default 20,000)"
+            "--batch", type=int, default=10_000, help="cases per batch (default 10,000)"
         )
         parser.add_argument(
             "--one-process",
