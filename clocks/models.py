@@ -250,3 +250,23 @@ class ClockStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clock}: {self.step} v{self.deadline_version}"
+
+
+class Recalculation(models.Model):
+    """One row: how many recalculations of the open clocks were asked for. Each change of a
+    calendar or limit asks for one, numbered; the sweep of an older number gives way to the
+    newer one, which reads the newer settings and covers every open case again."""
+
+    requested = models.BigIntegerField(default=0)
+    # The sweep of number ``requested``: the last case id it reached, when it last moved,
+    # and when it ended. A sweep that stopped moving (its next task was lost) is resumed
+    # from where it reached by the minute's beat.
+    reached = models.BigIntegerField(default=0)
+    moved_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recalculation of open clocks")
+
+    def __str__(self) -> str:
+        return f"recalculation {self.requested}"

@@ -18,7 +18,7 @@ from cases.models import OPEN_STAGES, WARN_SHARE, Case, CaseEvent, Supervision, 
 from org.models import Department, Role, User
 
 from .engine import measure, replay
-from .models import Clock, ClockKind, ClockStep, EscalationStep, StageLimit
+from .models import Clock, ClockKind, ClockStep, EscalationStep, Recalculation, StageLimit
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,9 @@ def clocks_update(
     now = now or timezone.now()
     rules = rules or Rules()
     calendars = calendars or Calendars()
-    events = case.events.order_by("at", "id").only("at", "action", "to_stage", "payload")
+    # "case" too: the related manager reads each event's case_id, a query per event when
+    # deferred.
+    events = case.events.order_by("at", "id").only("case", "at", "action", "to_stage", "payload")
     existing = {(c.kind, c.seq): c for c in case.clocks.all()}
     for replayed in replay(events, filed_at=case.filed_at):
         row = existing.get((replayed.kind, replayed.seq))
@@ -186,28 +188,81 @@ def _update_case_fields(case: Case, clocks) -> None:
 def clocks_recompute(*, chunk: int = 500) -> int:
     """Recompute every case with an open clock (or filed and open without clocks yet),
     each under its row lock, in chunks; returns the number of cases recomputed."""
-    rules, calendars = Rules(), Calendars()
     last, done = 0, 0
     while True:
-        ids = list(
-            Case.objects.filter(pk__gt=last, stage__in=OPEN_STAGES)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:chunk]
-        )
-        if not ids:
+        last, count = clocks_recompute_chunk(after=last, size=chunk)
+        done += count
+        if last is None:
             return done
-        for case_id in ids:
-            with transaction.atomic():
-                case = (
-                    Case.objects.select_for_update(of=("self",))
-                    .select_related("condition")
-                    .filter(pk=case_id, stage__in=OPEN_STAGES)
-                    .first()
-                )
-                if case is not None:
-                    clocks_update(case, rules=rules, calendars=calendars)
-                    done += 1
-        last = ids[-1]
+
+
+def clocks_recompute_chunk(*, after: int, size: int) -> tuple[int | None, int]:
+    """Recompute the next ``size`` open cases with an id above ``after``, each under its row
+    lock and in its own transaction, with the settings as they are now. Returns the last
+    id reached (None when no open case is left above ``after``) and how many were
+    recomputed."""
+    rules, calendars = Rules(), Calendars()
+    ids = list(
+        Case.objects.filter(pk__gt=after, stage__in=OPEN_STAGES)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:size]
+    )
+    if not ids:
+        return None, 0
+    done = 0
+    for case_id in ids:
+        with transaction.atomic():
+            case = (
+                Case.objects.select_for_update(of=("self",))
+                .select_related("condition")
+                .filter(pk=case_id, stage__in=OPEN_STAGES)
+                .first()
+            )
+            if case is not None:
+                clocks_update(case, rules=rules, calendars=calendars)
+                done += 1
+    return ids[-1], done
+
+
+def request_recalculation() -> int:
+    """Number a new recalculation of the open clocks; the sweeps of earlier numbers stop
+    at their next chunk."""
+    with transaction.atomic():
+        Recalculation.objects.get_or_create(pk=1)
+        row = Recalculation.objects.select_for_update().get(pk=1)
+        row.requested += 1
+        row.reached, row.moved_at, row.finished_at = 0, timezone.now(), None
+        row.save()
+        return row.requested
+
+
+def recalculation_step(number: int, after: int, size: int) -> int | None:
+    """One chunk of sweep ``number``, going on from case id ``after``: the id to continue
+    after, or None when this sweep goes no further (it is done, a newer change asked for a
+    sweep of its own, or another task of the same sweep already moved past ``after``)."""
+    sweep = Recalculation.objects.filter(pk=1, requested=number, reached=after)
+    if not sweep.filter(finished_at__isnull=True).exists():
+        return None
+    last, _count = clocks_recompute_chunk(after=after, size=size)
+    now = timezone.now()
+    moved = sweep.update(
+        reached=last if last is not None else after,
+        moved_at=now,
+        finished_at=None if last is not None else now,
+    )
+    return last if moved else None
+
+
+def stalled_recalculation(after: datetime.timedelta) -> tuple[int, int] | None:
+    """(number, reached) of an unfinished sweep that has not moved for ``after``, or None."""
+    row = (
+        Recalculation.objects.filter(
+            pk=1, requested__gt=0, finished_at__isnull=True, moved_at__lt=timezone.now() - after
+        )
+        .values_list("requested", "reached")
+        .first()
+    )
+    return row
 
 
 # ---------------------------------------------------------------------------- escalation

@@ -13,13 +13,15 @@ log = logging.getLogger(__name__)
 def enqueue_recalculation() -> None:
     from cases.models import OPEN_STAGES, Case
 
+    from .services import request_recalculation
     from .tasks import recompute_open_clocks
 
     if not Case.objects.filter(stage__in=OPEN_STAGES).exists():
         return  # nothing open, nothing to move (seeding a new city's calendars)
+    number = request_recalculation()
     try:
-        recompute_open_clocks.delay()
-    except Exception:  # noqa: BLE001 - the broker is down: the next change or the admin retries
+        recompute_open_clocks.delay(number)
+    except Exception:  # noqa: BLE001 - the broker is down: the minute's beat resumes it
         log.warning("Could not enqueue the recalculation of open clocks.", exc_info=True)
 
 

@@ -405,6 +405,9 @@ CELERY_BEAT_SCHEDULE = {
 IMPORT_STALL_SECONDS = envint("IMPORT_STALL_SECONDS", 3600)
 # Escalation steps fired per transaction by the sweep.
 ESCALATION_BATCH = envint("ESCALATION_BATCH", 1000)
+# Open cases recomputed per task after a calendar or limit changes: a few seconds of work,
+# so that routing and the other tasks run between the chunks of a long recalculation.
+CLOCKS_RECALCULATION_CHUNK = envint("CLOCKS_RECALCULATION_CHUNK", 500)
 # A filed case is swept up for routing when its task has not run within this time.
 ROUTING_GRACE_SECONDS = envint("ROUTING_GRACE_SECONDS", 30)
 # With the broker down, give up publishing quickly: the request that filed a case must not

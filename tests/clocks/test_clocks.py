@@ -6,8 +6,13 @@ import time_machine
 from django.test import TestCase
 
 from cases.models import CalendarDay, Case, DepartmentPolicy, Stage, WorkingCalendar
-from clocks.models import Clock, ClockKind, ClockStep
-from clocks.services import clocks_recompute
+from clocks.models import Clock, ClockKind, ClockStep, Recalculation
+from clocks.services import (
+    clocks_recompute,
+    recalculation_step,
+    request_recalculation,
+    stalled_recalculation,
+)
 from tests.base import PersonasMixin
 
 from .base import ClockWorldMixin, at, local
@@ -160,6 +165,75 @@ class RecalculationTestCase(ClockTestCase):
         self.assertEqual(whole.deadline_version, version + 1)
         self.assertEqual({row.deadline_version for row in whole.steps.all()}, {version + 1})
         self.assertEqual(list(Clock.objects.filter(case=closed).order_by("pk").values()), snapshot)
+
+
+class RecalculationSweepTestCase(ClockTestCase):
+    """The recalculation runs in chunks, one task each; a newer change takes over."""
+
+    def setUp(self):
+        # Three open cases due Tuesday 11:00, 12:00 and 13:00.
+        self.cases = [self.handled_from(at(2026, 11, 23, 16 + n)) for n in range(3)]
+        self.cases.sort(key=lambda case: case.pk)
+
+    def close_tuesday(self):
+        CalendarDay.objects.create(
+            calendar=WorkingCalendar.objects.get(is_default=True),
+            day=datetime.date(2026, 11, 24),
+            kind="closure",
+            name="停电",
+        )
+
+    def deadlines(self) -> list[datetime.date]:
+        return [local(Case.objects.get(pk=case.pk).deadline).date() for case in self.cases]
+
+    def test_a_sweep_goes_chunk_by_chunk_and_a_newer_change_takes_over(self):
+        first = request_recalculation()
+        # One case per chunk: the sweep reaches the first case.
+        with time_machine.travel(at(2026, 11, 23, 20), tick=False):
+            reached = recalculation_step(first, 0, 1)
+        self.assertEqual(reached, self.cases[0].pk)
+        # The calendar changes and asks for a sweep of its own: the older one stops at
+        # its next chunk, without touching the remaining cases.
+        self.close_tuesday()
+        second = request_recalculation()
+        self.assertEqual(second, first + 1)
+        with time_machine.travel(at(2026, 11, 23, 20), tick=False):
+            self.assertIsNone(recalculation_step(first, reached, 1))
+        self.assertEqual(self.deadlines(), [datetime.date(2026, 11, 24)] * 3)
+        # The newer sweep covers every open case from the start, with the new calendar.
+        after, chunks = 0, 0
+        with time_machine.travel(at(2026, 11, 23, 20), tick=False):
+            while after is not None:
+                after = recalculation_step(second, after, 1)
+                chunks += 1
+        self.assertEqual(chunks, 4)  # three cases, then the chunk that finds none left
+        self.assertEqual(self.deadlines(), [datetime.date(2026, 11, 25)] * 3)
+        row = Recalculation.objects.get()
+        self.assertEqual((row.requested, row.reached), (second, self.cases[-1].pk))
+        self.assertIsNotNone(row.finished_at)
+        # A finished sweep goes no further, and is not taken for a stalled one.
+        self.assertIsNone(recalculation_step(second, self.cases[-1].pk, 1))
+        self.assertIsNone(stalled_recalculation(datetime.timedelta(0)))
+
+    def test_a_stalled_sweep_is_found_and_a_second_chain_of_it_stops(self):
+        number = request_recalculation()
+        with time_machine.travel(at(2026, 11, 23, 20), tick=False):
+            reached = recalculation_step(number, 0, 1)
+        moved_at = Recalculation.objects.get().moved_at
+        # Its next task was lost: after two minutes without moving, the beat resumes it
+        # from where it reached.
+        with time_machine.travel(moved_at + datetime.timedelta(minutes=1), tick=False):
+            self.assertIsNone(stalled_recalculation(datetime.timedelta(minutes=2)))
+        with time_machine.travel(moved_at + datetime.timedelta(minutes=3), tick=False):
+            self.assertEqual(
+                stalled_recalculation(datetime.timedelta(minutes=2)), (number, reached)
+            )
+        # Two tasks continuing from the same point (the lost one turned up after all): the
+        # first moves the sweep on, the second finds it moved and stops.
+        with time_machine.travel(at(2026, 11, 23, 20), tick=False):
+            self.assertEqual(recalculation_step(number, reached, 1), self.cases[1].pk)
+            self.assertIsNone(recalculation_step(number, reached, 1))
+        self.assertEqual(Recalculation.objects.get().reached, self.cases[1].pk)
 
 
 class DeadlineVersionTestCase(ClockTestCase):

@@ -1,13 +1,16 @@
 """Two real worker processes and several beat ticks racing over the same due steps: each
 step fires exactly once."""
 
+import datetime
 import itertools
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
-from cases.models import CaseEvent
-from clocks.models import Clock, ClockStep
+from cases.models import CalendarDay, Case, CaseEvent, WorkingCalendar
+from clocks.models import Clock, ClockStep, Recalculation
 from clocks.services import escalation_levels
 from clocks.tasks import fire_escalations
 from governance.celery import app
@@ -15,7 +18,7 @@ from notifications.models import Notification
 from tests.base import PersonasMixin
 from tests.conftest import start_worker, stop_worker, wait_for
 
-from .base import ClockWorldMixin, at
+from .base import ClockWorldMixin, at, local
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 CASES = 24
@@ -93,3 +96,58 @@ def test_two_workers_and_repeated_ticks_fire_each_step_once(world):
     assert len(pairs) == len(set(pairs)) > 0
     by_key = itertools.groupby(sorted(k for _, k in pairs))
     assert len(list(by_key)) == due
+
+
+def test_a_calendar_change_recomputes_open_clocks_chunk_by_chunk_on_a_worker(world):
+    """A worker runs the recalculation one case per task (CLOCKS_RECALCULATION_CHUNK=1),
+    each task sending the next; a sweep whose next task was lost is resumed by the beat."""
+    cases = [world.handled_from(at(2026, 11, 23, 16, minute)) for minute in range(3)]
+    assert {local(case.deadline).date() for case in cases} == {datetime.date(2026, 11, 24)}
+    with app.connection_for_write() as conn:
+        for queue in settings.GRIDGOV_QUEUES:
+            conn.default_channel.queue_purge(queue)
+    worker = start_worker("recalculation", CLOCKS_RECALCULATION_CHUNK="1")
+    try:
+        # Tuesday 24 November becomes a closure: the commit asks for a sweep and sends it.
+        CalendarDay.objects.create(
+            calendar=WorkingCalendar.objects.get(is_default=True),
+            day=datetime.date(2026, 11, 24),
+            kind="closure",
+            name="停电",
+        )
+
+        def deadlines() -> set[datetime.date]:
+            return {
+                local(deadline).date()
+                for deadline in Case.objects.filter(pk__in=[c.pk for c in cases]).values_list(
+                    "deadline", flat=True
+                )
+            }
+
+        def finished() -> bool:
+            return Recalculation.objects.filter(finished_at__isnull=False).exists()
+
+        wait_for(finished, seconds=60, message="the recalculation to finish")
+        assert deadlines() == {datetime.date(2026, 11, 25)}
+        first = Recalculation.objects.get()
+        assert first.reached == max(case.pk for case in cases)
+        log = (Path(settings.VAR_DIR) / "recalculation-worker.log").read_text()
+        # One task per case, and one that found no case left.
+        assert log.count("recompute_open_clocks") >= 2 * 4, log[-3000:]
+
+        # Another change, whose task is lost: sent while no worker runs, then purged.
+        stop_worker(worker)
+        CalendarDay.objects.filter(day=datetime.date(2026, 11, 24)).delete()
+        with app.connection_for_write() as conn:
+            for queue in settings.GRIDGOV_QUEUES:
+                conn.default_channel.queue_purge(queue)
+        row = Recalculation.objects.get()
+        assert (row.requested, row.reached, row.finished_at) == (first.requested + 1, 0, None)
+        # Two minutes later the minute's beat finds the sweep stalled and sends it on.
+        Recalculation.objects.update(moved_at=timezone.now() - datetime.timedelta(minutes=3))
+        worker = start_worker("recalculation", CLOCKS_RECALCULATION_CHUNK="1")
+        fire_escalations.delay()
+        wait_for(finished, seconds=60, message="the beat to resume the stalled recalculation")
+        assert deadlines() == {datetime.date(2026, 11, 24)}
+    finally:
+        stop_worker(worker)
