@@ -13,6 +13,10 @@ from django.core.management import call_command  # noqa: E402
 import bench  # noqa: E402
 
 call_command("migrate", verbosity=0)
+# In-process page timings run on a heap set up as governance/wsgi.py sets up a served one.
+from governance import heap  # noqa: E402
+
+heap.freeze()
 only = sys.argv[1:]
 for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__)):
     if module.startswith("bench_") and (not only or module in only):
