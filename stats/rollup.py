@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max, Q
+from django.db import connection, transaction
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from cases.clock import calendar_for
@@ -37,7 +37,6 @@ from org.models import Department
 
 from .models import (
     GRID,
-    LEVEL_FIELDS,
     CaseFact,
     CategoryDay,
     DailyFact,
@@ -249,28 +248,48 @@ def merge_hist(hist: dict, changes: dict) -> dict:
     }
 
 
+# Keys looked up per query: 1,000 keys of 8 values stay below SQLite's 32,766 variables.
+LOOKUP_CHUNK = 1000
+
+
 def existing_rows(model, keys: Iterable[tuple]) -> dict[tuple, object]:
-    """The rows of ``model`` for these keys (read as a superset, filtered here)."""
-    keys = set(keys)
-    if not keys:
-        return {}
-    days = {k[0] for k in keys}
-    departments = {k[6] for k in keys}
-    by_level: dict[int, set] = defaultdict(set)
-    for key in keys:
-        by_level[key[1]].add(key[2 + key[1]])
-    where = Q()
-    for level, ids in by_level.items():
-        where |= Q(level=level, **{f"{LEVEL_FIELDS[level]}__in": ids})
+    """The rows of ``model`` for exactly these keys: each chunk of keys joined as a VALUES
+    list (reading a superset of days, places and departments and filtering it here read
+    most of the table for a catch-up spread over months)."""
+    fields = (*KEY_FIELDS, "category") if model is CategoryDay else KEY_FIELDS
+    columns = ", ".join(fields)
+    table = model._meta.db_table
+    keys = list(set(keys))
     found = {}
-    queryset = model.objects.filter(where, day__in=days, department__in=departments)
-    for row in queryset:
-        key = tuple(getattr(row, f) for f in KEY_FIELDS)
-        if model is CategoryDay:
-            key = (*key, row.category)
-        if key in keys:
-            found[key] = row
+    for begin in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[begin : begin + LOOKUP_CHUNK]
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        keys_sql = f"WITH k ({columns}) AS (VALUES {', '.join([row_sql] * len(chunk))})"
+        if connection.vendor == "postgresql":
+            # One probe of the unique key's index per key: joined, PostgreSQL hashed the
+            # whole table instead (half a second per chunk at a million cases).
+            match = " AND ".join(f"t.{f} = k.{f}" for f in fields)
+            sql = (
+                f"{keys_sql} SELECT t.* FROM k CROSS JOIN LATERAL"
+                f" (SELECT * FROM {table} t WHERE {match} LIMIT 1) t"
+            )
+        else:
+            sql = f"{keys_sql} SELECT t.* FROM {table} t JOIN k USING ({columns})"
+        for row in model.objects.raw(sql, [value for key in chunk for value in key]):
+            found[tuple(getattr(row, f) for f in fields)] = row
     return found
+
+
+def replace_rows(model, create: list, update: list, delete: list[int]) -> None:
+    """Write the changed daily rows: the changed and emptied ones deleted, the changed and
+    new ones inserted, a statement or two each (an UPDATE per row, or bulk_update's one
+    CASE per column and row, took seconds for a few thousand rows)."""
+    gone = delete + [row.pk for row in update]
+    for begin in range(0, len(gone), 10_000):
+        model.objects.filter(pk__in=gone[begin : begin + 10_000]).delete()
+    for row in update:
+        row.pk = None
+    model.objects.bulk_create([*update, *create], batch_size=2000)
 
 
 def apply(deltas: Deltas) -> None:
@@ -293,9 +312,7 @@ def apply(deltas: Deltas) -> None:
             delete.append(row.pk)
         else:
             update.append(row)
-    DailyFact.objects.filter(pk__in=delete).delete()
-    DailyFact.objects.bulk_update(update, [*COUNTERS, "hist"], batch_size=2000)
-    DailyFact.objects.bulk_create(create, batch_size=2000)
+    replace_rows(DailyFact, create, update, delete)
 
     changes = {k: n for k, n in deltas.category.items() if n}
     rows = existing_rows(CategoryDay, changes)
@@ -313,9 +330,7 @@ def apply(deltas: Deltas) -> None:
             update.append(row)
         else:
             delete.append(row.pk)
-    CategoryDay.objects.filter(pk__in=delete).delete()
-    CategoryDay.objects.bulk_update(update, ["reported"], batch_size=2000)
-    CategoryDay.objects.bulk_create(create, batch_size=2000)
+    replace_rows(CategoryDay, create, update, delete)
 
 
 def compute_facts(case_ids: Iterable[int], calendars: Calendars) -> dict[int, CaseFact]:
@@ -439,7 +454,12 @@ def rebuild(*, chunk: int = 20_000) -> RollupState:
                 deltas.add(fact, +1)
                 facts.append(fact)
             cases += len(new)
-        differences += CaseFact.objects.exclude(case_id__in=Case.objects.values("pk")).count()
+        # Facts of cases that no longer exist, as an anti-join: NOT IN (subquery) over a
+        # million ids ran as a loop over the whole list per fact once the list outgrew
+        # work_mem (over ten minutes).
+        differences += CaseFact.objects.filter(
+            ~Exists(Case.objects.filter(pk=OuterRef("case_id")))
+        ).count()
         for model in (CaseFact, DailyFact, CategoryDay):
             model.objects.all().delete()
         write_rebuilt(facts, deltas)
@@ -451,13 +471,32 @@ def rebuild(*, chunk: int = 20_000) -> RollupState:
         state.rebuild_differences = differences
         state.caught_up_at = state.caught_up_at or state.rebuilt_at
         state.save()
+    tidy()
     return state
 
 
+def tidy() -> None:
+    """After a rebuild wrote the tables anew: statistics for the planner (without them it
+    sorted the hot grids' 80,000 rows on disk), and on PostgreSQL outside a transaction a
+    vacuum, so that the open facts' covering index answers without reading the table."""
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(model._meta.db_table for model in (CaseFact, DailyFact, CategoryDay))
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            cursor.execute(f"ANALYZE {tables}")
+        else:
+            cursor.execute(f"VACUUM (ANALYZE) {tables}")
+
+
 def write_rebuilt(facts: list[CaseFact], deltas: Deltas) -> None:
+    """Written in the order the dashboard reads them: the open cases' facts together, the
+    daily rows by level and day (a month of grid rows is then a few thousand pages in a
+    row, not one page per row: 16 against 97 ms for the hot grids at a million cases)."""
+    facts.sort(key=lambda fact: (fact.ended_at is not None, fact.case_id))
     CaseFact.objects.bulk_create(facts, batch_size=5000)
     rows = []
-    for key in set(deltas.daily) | set(deltas.hist):
+    for key in sorted(set(deltas.daily) | set(deltas.hist), key=daily_order):
         row = DailyFact(**dict(zip(KEY_FIELDS, key, strict=True)))
         for counter, n in deltas.daily.get(key, {}).items():
             setattr(row, counter, n)
@@ -468,11 +507,16 @@ def write_rebuilt(facts: list[CaseFact], deltas: Deltas) -> None:
     CategoryDay.objects.bulk_create(
         (
             CategoryDay(**dict(zip(KEY_FIELDS, key[:7], strict=True)), category=key[7], reported=n)
-            for key, n in deltas.category.items()
+            for key, n in sorted(deltas.category.items(), key=lambda item: daily_order(item[0]))
             if n
         ),
         batch_size=5000,
     )
+
+
+def daily_order(key: tuple) -> tuple:
+    """(level, day, the rest) of a daily key (day, level, ...)."""
+    return (key[1], key[0], *key[2:])
 
 
 def snapshot() -> dict:
