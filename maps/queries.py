@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.gis.geos import Polygon
 from django.db import connection
-from django.db.models import Count, F, FloatField, Func, Q, QuerySet
+from django.db.models import Count, F, FloatField, Func, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Floor
 
-from cases.models import Case, Category, light_expression
+from cases.models import OPEN_STAGES, Case, Category, light_expression
 from grids.models import Area
 from grids.serializers import boundary_geojson
+from org.models import Role
+from stats.models import COMMUNITY, STREET, CategoryDay, DailyFact, RollupState
 
 # From this zoom on the map shows single cases; below it counts per community, and below
 # COMMUNITY_ZOOM counts per street.
@@ -164,6 +166,63 @@ def area_counts(cases: QuerySet, level: str, area_ids: list[int]) -> dict[int, A
     for row in rows:
         counts[row[column]] = AreaCount(row["n"], row["red"], row["yellow"])
     return counts
+
+
+# Counts of every case per area, whatever its stage, come from the dashboard's roll-ups
+# (cases reported per day, place, department and category) rather than from counting up
+# to a million case rows per tile: for viewers who may see every case, and filters the
+# roll-ups hold (category, department, reporting period). Red and yellow, which only open
+# cases can be, are counted live from the open cases' index. The roll-ups follow the
+# cases within seconds (stats.rollup.catch_up).
+ROLLUP_LEVELS = {Area.Level.STREET: "street", Area.Level.COMMUNITY: "community"}
+STATS_LEVELS = {"street": STREET, "community": COMMUNITY}
+
+
+def sees_everything(user) -> bool:
+    """Whether ``Case.objects.visible_to(user)`` holds every case."""
+    return user.has_role(Role.DISPATCHER, Role.SHIFT_LEADER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+
+
+def counted_by_rollups(user, form) -> bool:
+    """Whether the area counts for this viewer and these filters come from the roll-ups."""
+    data = form.cleaned_data
+    return (
+        sees_everything(user)
+        and not form.stages()
+        and not data.get("source")
+        and not data.get("overdue")
+        and RollupState.objects.filter(pk=1, high_water__gt=0).exists()
+    )
+
+
+def rollup_version() -> int:
+    return RollupState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+def rolled_area_counts(
+    cases: QuerySet, form, level: str, area_ids: list[int]
+) -> dict[int, AreaCount]:
+    """``area_counts`` for every stage, the totals read from the roll-ups (see above);
+    ``cases``: the viewer's filtered cases, whose open ones give red and yellow."""
+    data = form.cleaned_data
+    field = ROLLUP_LEVELS[level]
+    if data.get("category"):
+        under = Category.objects.filter(full_code__startswith=data["category"])
+        rows = CategoryDay.objects.filter(category__in=list(under.values_list("id", flat=True)))
+    else:
+        rows = DailyFact.objects.all()
+    rows = rows.filter(level=STATS_LEVELS[field], **{f"{field}__in": area_ids})
+    if data.get("department"):
+        rows = rows.filter(department=data["department"].pk)
+    if data.get("since"):
+        rows = rows.filter(day__gte=data["since"])
+    if data.get("until"):
+        rows = rows.filter(day__lte=data["until"])
+    totals = dict(rows.values(field).order_by().annotate(n=Sum("reported")).values_list(field, "n"))
+    lights = area_counts(cases.filter(stage__in=OPEN_STAGES), level, area_ids)
+    return {
+        pk: AreaCount(totals.get(pk) or 0, lights[pk].red, lights[pk].yellow) for pk in area_ids
+    }
 
 
 POINT_FIELDS = ("id", "number", "stage", "light", "urgency", "supervision")

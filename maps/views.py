@@ -70,7 +70,14 @@ def filters(request) -> MapFilterForm | JsonResponse:
     return form
 
 
-def cached_layer(request, form, name: str, build: Callable[[], bytes], content_type: str):
+def cached_layer(
+    request,
+    form,
+    name: str,
+    build: Callable[[], bytes],
+    content_type: str,
+    rolled: bool = False,
+):
     """Answer a layer from the cache when nothing changed, else build it.
 
     The key holds the case version (raised after every committed change to cases), the
@@ -79,6 +86,9 @@ def cached_layer(request, form, name: str, build: Callable[[], bytes], content_t
     version = current_version()
     minute = int(time.time() // CLOCK_STEP)
     raw = f"{version}|{minute}|{queries.scope_key(request.user)}|{form.key()}|{name}"
+    if rolled:
+        # Counts read from the roll-ups change when they catch up, after the cases do.
+        raw += f"|rollups {queries.rollup_version()}"
     key = hashlib.sha256(raw.encode()).hexdigest()[:32]
     etag = f'"{key}"'
     if request.headers.get("If-None-Match") == etag:
@@ -196,10 +206,17 @@ def tile(request, z: int, x: int, y: int):
             body, _count = queries.points_mvt(queries.tile_parts(cases, bbox), z, x, y)
             return body
         bbox = queries.box(*queries.tile_bounds(z, x, y))
-        counts = queries.area_counts(cases, level, queries.areas_in(level, bbox))
+        areas = queries.areas_in(level, bbox)
+        if rolled:
+            counts = queries.rolled_area_counts(cases, form, level, areas)
+        else:
+            counts = queries.area_counts(cases, level, areas)
         return queries.areas_mvt(counts, z, x, y) if counts else b""
 
-    return cached_layer(request, form, f"tile/{z}/{x}/{y}", build, MVT)
+    rolled = queries.aggregate_level(z) is not None and queries.counted_by_rollups(
+        request.user, form
+    )
+    return cached_layer(request, form, f"tile/{z}/{x}/{y}", build, MVT, rolled)
 
 
 @staff_only
@@ -222,13 +239,20 @@ def features(request):
         if level is None:
             collection = queries.points_geojson(queries.in_box(cases, bbox))
         else:
-            counts = queries.area_counts(cases, level, queries.areas_in(level, bbox))
+            areas = queries.areas_in(level, bbox)
+            if rolled:
+                counts = queries.rolled_area_counts(cases, form, level, areas)
+            else:
+                counts = queries.area_counts(cases, level, areas)
             collection = queries.areas_geojson(counts, zoom)
         collection["level"] = level or "case"
         return json.dumps(collection, ensure_ascii=False).encode()
 
+    rolled = queries.aggregate_level(zoom) is not None and queries.counted_by_rollups(
+        request.user, form
+    )
     name = f"features/{zoom}/{','.join(f'{v:.6f}' for v in bbox.extent)}"
-    return cached_layer(request, form, name, build, "application/json")
+    return cached_layer(request, form, name, build, "application/json", rolled)
 
 
 @staff_only

@@ -7,7 +7,7 @@ import json
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Case, Stage
+from cases.models import Case, CaseEvent, Stage
 from maps.queries import case_light
 from org.models import Role
 from tests.base import BaseTestCase
@@ -216,3 +216,50 @@ class PropertiesTestCase(MapTestCase):
         self.assertEqual(by_id[self.b.pk]["properties"]["light"], "yellow")
         self.assertIsNone(by_id[self.e.pk]["properties"]["light"])
         json.dumps(body)  # plain JSON all through
+
+
+class RollupCountsTestCase(MapTestCase):
+    """Counts of every stage per area come from the dashboard's roll-ups for people who
+    see every case; they equal the live counts once the roll-ups caught up."""
+
+    QUERIES = [
+        {"zoom": 12},
+        {"zoom": 10},
+        {"zoom": 12, "category": "E01"},
+        {"zoom": 12, "department": "sanitation"},
+        {"zoom": 12, "since": "week"},
+        {"zoom": 12, "until": "month"},
+    ]
+
+    def params(self, query: dict) -> dict:
+        today = timezone.localdate()
+        values = {
+            "sanitation": self.sanitation.pk,
+            "week": (today - datetime.timedelta(days=10)).isoformat(),
+            "month": (today - datetime.timedelta(days=30)).isoformat(),
+        }
+        return {key: values.get(value, value) for key, value in query.items()}
+
+    def test_they_agree_with_the_live_counts_and_follow_the_catch_up(self):
+        from stats import rollup
+
+        client = self.as_user(self.zhou)
+        live = [area_counts(client, **self.params(query)) for query in self.QUERIES]
+        self.assertEqual(live[0], {self.east.code: (3, 1, 1), self.west.code: (2, 1, 0),
+                                   self.round.code: (1, 0, 0)})  # fmt: skip
+        rollup.rebuild()
+        for query, expected in zip(self.QUERIES, live, strict=True):
+            with self.subTest(**query):
+                self.assertEqual(area_counts(client, **self.params(query)), expected)
+        # A new case: red and yellow are live, the totals move when the roll-ups catch up.
+        new = make_case(point=self.a.point, department=self.sanitation)
+        CaseEvent.objects.create(case=new, action="report", to_stage=Stage.REPORTED)
+        self.assertEqual(area_counts(client, zoom=10), {self.street.code: (6, 2, 1)})
+        rollup.catch_up()
+        self.assertEqual(area_counts(client, zoom=10), {self.street.code: (7, 2, 1)})
+        # An officer's counts stay live (the roll-ups know departments, not every rule of
+        # what a person may see): the new case shows at once.
+        make_case(point=self.a.point, department=self.sanitation)
+        self.assertEqual(
+            area_counts(self.as_user(self.chen), zoom=10), {self.street.code: (5, 0, 1)}
+        )
