@@ -292,9 +292,18 @@ def case_route(case_id: int) -> CaseEvent | None:
             frozenset(pk for pk in (case.community_id, case.street_id, case.district_id) if pk),
             case.grid.code if case.grid_id else None,
         )
-        rules = active_rules().values_list(
-            "pk", "name", "priority", "category__full_code", "urgency", "area", "area__name",
-            "grid_code", "shape", "department", "department__name",
+        # Only rules the case's category falls under can match: the others (most of a
+        # district's rule set, one per class and street) are neither read nor written
+        # into the trace, which lists the rules for this category that were tried.
+        code = case.category.full_code
+        prefixes = {code[:length] for length in range(1, len(code) + 1)}
+        rules = (
+            active_rules()
+            .filter(Q(category__isnull=True) | Q(category__full_code__in=prefixes))
+            .values_list(
+                "pk", "name", "priority", "category__full_code", "urgency", "area",
+                "area__name", "grid_code", "shape", "department", "department__name",
+            )
         )  # fmt: skip
         trace, chosen = [], None
         for pk, name, priority, code, urgency, area, area_name, grid, shape, *department in rules:

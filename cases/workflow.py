@@ -749,9 +749,12 @@ def perform(
             transition.effect(ctx)
         if transition.target is not None:
             locked.stage = transition.target
+        seen = locked.version
         locked.version = F("version") + 1
         locked.save()
-        locked.refresh_from_db()
+        # The row is locked: its version is the one read plus one (no need to read the
+        # whole row, geometry and all, back).
+        locked.version = seen + 1
         event = CaseEvent.objects.create(
             case=locked,
             actor=user,

@@ -69,7 +69,11 @@ class WhyDepartmentTestCase(CaseTestCase):
         response = self.page(case)
         self.assertEqual(response.context["why_department"].kind, "none")
         self.assertContains(response, "No routing rule matched: the case waits for a dispatcher")
-        self.assertContains(response, "2 rules did not apply")
+        # The rules that could have applied to a C0101 case: the urgent-cases one; the
+        # street's rule for E01 is not listed.
+        self.assertContains(response, "1 rule did not apply")
+        self.assertContains(response, "紧急案件: urgency is not Urgent")
+        self.assertNotContains(response, "街道市容")
         # Then a dispatcher chooses.
         perform(case, "dispatch", self.li, data={"department": self.sanitation.pk})
         response = self.page(case)
