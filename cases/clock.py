@@ -126,7 +126,8 @@ class Calendar:
 
 
 def calendar_for(department=None) -> Calendar:
-    """The department's calendar, or the default one."""
+    """The department's calendar, or the default one (``department``: a Department or its
+    id)."""
     calendar = None
     if department is not None:
         policy = (
@@ -144,6 +145,20 @@ def calendar_for(department=None) -> Calendar:
         # Every calendar was deleted: keep deadlines coming on the standard week.
         calendar = WorkingCalendar(time_zone=settings.TIME_ZONE, periods=STANDARD_PERIODS)
     return Calendar.from_model(calendar)
+
+
+class DepartmentCalendars:
+    """Each department's calendar (the default one for None or 0), read once per run: a
+    recalculation of clocks, a batch of the escalation sweep, a roll-up run."""
+
+    def __init__(self):
+        self._found: dict[int | None, Calendar] = {}
+
+    def __call__(self, department_id: int | None) -> Calendar:
+        key = department_id or None
+        if key not in self._found:
+            self._found[key] = calendar_for(key)
+        return self._found[key]
 
 
 def limit_to_deadline(

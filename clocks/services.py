@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.clock import calendar_for
+from cases.clock import DepartmentCalendars
 from cases.models import OPEN_STAGES, WARN_SHARE, Case, CaseEvent, Supervision, Urgency
 from org.models import Department, Role, User
 
@@ -21,21 +21,6 @@ from .engine import measure, replay
 from .models import Clock, ClockKind, ClockStep, EscalationStep, Recalculation, StageLimit
 
 log = logging.getLogger(__name__)
-
-
-class Calendars:
-    """Each department's calendar, read once per recomputation or sweep batch."""
-
-    def __init__(self):
-        self._by_department: dict[int | None, object] = {}
-
-    def __call__(self, department_id: int | None):
-        if department_id not in self._by_department:
-            department = (
-                Department.objects.filter(pk=department_id).first() if department_id else None
-            )
-            self._by_department[department_id] = calendar_for(department)
-        return self._by_department[department_id]
 
 
 class Rules:
@@ -65,14 +50,18 @@ def step_share(step: EscalationStep, allowed: datetime.timedelta) -> float:
 
 
 def clocks_update(
-    case: Case, *, rules: Rules | None = None, calendars: Calendars | None = None, now=None
+    case: Case,
+    *,
+    rules: Rules | None = None,
+    calendars: DepartmentCalendars | None = None,
+    now=None,
 ) -> None:
     """Bring the case's clocks, their scheduled escalation steps and the case's deadline
     fields in line with its events. Call inside the transaction that holds the case's row
     lock (``workflow.perform`` does, through ``effects.after_transition``)."""
     now = now or timezone.now()
     rules = rules or Rules()
-    calendars = calendars or Calendars()
+    calendars = calendars or DepartmentCalendars()
     # "case" too: the related manager reads each event's case_id, a query per event when
     # deferred.
     events = case.events.order_by("at", "id").only("case", "at", "action", "to_stage", "payload")
@@ -201,7 +190,7 @@ def clocks_recompute_chunk(*, after: int, size: int) -> tuple[int | None, int]:
     lock and in its own transaction, with the settings as they are now. Returns the last
     id reached (None when no open case is left above ``after``) and how many were
     recomputed."""
-    rules, calendars = Rules(), Calendars()
+    rules, calendars = Rules(), DepartmentCalendars()
     ids = list(
         Case.objects.filter(pk__gt=after, stage__in=OPEN_STAGES)
         .order_by("pk")
@@ -365,7 +354,7 @@ def _fire_batch(now, batch: int, after) -> tuple[int | None, tuple | None]:
     # Notifications of a working-hours-only step wait for the next working moment of the
     # calendar the clock runs on; the step itself is recorded now.
     by_notify_at = defaultdict(list)
-    calendars = Calendars()
+    calendars = DepartmentCalendars()
     for row in live:
         step = steps[row.step_id]
         notify_at = now
@@ -552,7 +541,7 @@ def case_clocks(case: Case, now=None) -> list[dict]:
     from .engine import WALL, WORKING_UNITS
 
     now = now or timezone.now()
-    calendars = Calendars()
+    calendars = DepartmentCalendars()
     rows = []
     clocks = sorted(
         case.clocks.select_related("department"),

@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from cases.clock import calendar_for
+from cases.clock import DepartmentCalendars
 from cases.models import (
     OPEN_STAGES,
     SOURCES_NEEDING_VERIFICATION,
@@ -33,7 +33,6 @@ from cases.models import (
     CaseEvent,
     Stage,
 )
-from org.models import Department
 
 from .models import (
     GRID,
@@ -97,23 +96,10 @@ def on_time(closed_at, deadline) -> bool | None:
     return closed_at <= deadline
 
 
-class Calendars:
-    """Working calendars per department, read once per run."""
-
-    def __init__(self):
-        self.found: dict[int, object] = {}
-
-    def __call__(self, department_id: int):
-        if department_id not in self.found:
-            department = Department.objects.filter(pk=department_id).first()
-            self.found[department_id] = calendar_for(department)
-        return self.found[department_id]
-
-
 # ---------------------------------------------------------------------------- one case
 
 
-def case_fact(case: dict, events: list[tuple], calendars: Calendars) -> CaseFact:
+def case_fact(case: dict, events: list[tuple], calendars: DepartmentCalendars) -> CaseFact:
     """The fact of one case: its dimensions (as they are now), its timeline from the events,
     and the counts it adds per day."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -333,7 +319,7 @@ def apply(deltas: Deltas) -> None:
     replace_rows(CategoryDay, create, update, delete)
 
 
-def compute_facts(case_ids: Iterable[int], calendars: Calendars) -> dict[int, CaseFact]:
+def compute_facts(case_ids: Iterable[int], calendars: DepartmentCalendars) -> dict[int, CaseFact]:
     ids = sorted(set(case_ids))
     facts = {}
     for begin in range(0, len(ids), 2000):
@@ -350,10 +336,10 @@ def compute_facts(case_ids: Iterable[int], calendars: Calendars) -> dict[int, Ca
     return facts
 
 
-def recompute(case_ids: Iterable[int], calendars: Calendars | None = None) -> int:
+def recompute(case_ids: Iterable[int], calendars: DepartmentCalendars | None = None) -> int:
     """Bring the facts of these cases up to date; the number of cases that changed.
     Call inside a transaction holding the state row."""
-    calendars = calendars or Calendars()
+    calendars = calendars or DepartmentCalendars()
     new = compute_facts(case_ids, calendars)
     old = CaseFact.objects.in_bulk(list(new))
     deltas = Deltas()
@@ -433,7 +419,7 @@ def rebuild(*, chunk: int = 20_000) -> RollupState:
         RollupState.objects.get_or_create(pk=1)
         state = RollupState.objects.select_for_update().get(pk=1)
         high_water = CaseEvent.objects.aggregate(top=Max("pk"))["top"] or 0
-        calendars = Calendars()
+        calendars = DepartmentCalendars()
         deltas = Deltas()
         facts: list[CaseFact] = []
         differences = cases = 0
