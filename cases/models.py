@@ -181,6 +181,13 @@ class Supervision(models.IntegerChoices):
     RED = 3, _("Red card")
 
 
+def sees_every_case(user) -> bool:
+    """The centre and supervisors: ``Case.objects.visible_to`` holds every case for them."""
+    from org.models import Role
+
+    return user.has_role(Role.DISPATCHER, Role.SHIFT_LEADER, Role.SUPERVISOR, Role.ADMINISTRATOR)
+
+
 def light_expression(now) -> models.Case:
     """The traffic light of the whole-case clock as a SQL expression ("green", "yellow",
     "red" or NULL), the same rule as ``Case.light()``: lists, the map and the dashboard
@@ -202,7 +209,7 @@ class CaseQuerySet(models.QuerySet):
 
         if not user.is_authenticated:
             return self.none()
-        if user.has_role(Role.DISPATCHER, Role.SHIFT_LEADER, Role.SUPERVISOR, Role.ADMINISTRATOR):
+        if sees_every_case(user):
             return self
         scope = Q(pk__in=[])
         if user.has_role(Role.OFFICER):

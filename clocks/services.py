@@ -244,14 +244,13 @@ def recalculation_step(number: int, after: int, size: int) -> int | None:
 
 def stalled_recalculation(after: datetime.timedelta) -> tuple[int, int] | None:
     """(number, reached) of an unfinished sweep that has not moved for ``after``, or None."""
-    row = (
+    return (
         Recalculation.objects.filter(
             pk=1, requested__gt=0, finished_at__isnull=True, moved_at__lt=timezone.now() - after
         )
         .values_list("requested", "reached")
         .first()
     )
-    return row
 
 
 # ---------------------------------------------------------------------------- escalation

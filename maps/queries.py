@@ -18,10 +18,9 @@ from django.db.models import Count, F, FloatField, Func, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Floor
 
-from cases.models import OPEN_STAGES, Case, Category, light_expression
+from cases.models import OPEN_STAGES, Case, Category, light_expression, sees_every_case
 from grids.models import Area
 from grids.serializers import boundary_geojson
-from org.models import Role
 from stats.models import COMMUNITY, STREET, CategoryDay, DailyFact, RollupState
 
 # From this zoom on the map shows single cases; below it counts per community, and below
@@ -46,6 +45,11 @@ def case_light(now):
     return light_expression(now)
 
 
+def category_ids(code: str) -> list[int]:
+    """The ids of the category with this full code and every category under it."""
+    return list(Category.objects.filter(full_code__startswith=code).values_list("id", flat=True))
+
+
 def map_cases(user, form, now) -> QuerySet:
     """The cases ``user`` may see that pass the filters of a valid ``MapFilterForm``,
     each annotated with its ``light``."""
@@ -55,8 +59,7 @@ def map_cases(user, form, now) -> QuerySet:
     if stages:
         cases = cases.filter(stage__in=stages)
     if data.get("category"):
-        under = Category.objects.filter(full_code__startswith=data["category"])
-        cases = cases.filter(category_id__in=list(under.values_list("id", flat=True)))
+        cases = cases.filter(category_id__in=category_ids(data["category"]))
     if data.get("department"):
         cases = cases.filter(department=data["department"])
     if data.get("source"):
@@ -178,25 +181,28 @@ ROLLUP_LEVELS = {Area.Level.STREET: "street", Area.Level.COMMUNITY: "community"}
 STATS_LEVELS = {"street": STREET, "community": COMMUNITY}
 
 
-def sees_everything(user) -> bool:
-    """Whether ``Case.objects.visible_to(user)`` holds every case."""
-    return user.has_role(Role.DISPATCHER, Role.SHIFT_LEADER, Role.SUPERVISOR, Role.ADMINISTRATOR)
-
-
-def counted_by_rollups(user, form) -> bool:
-    """Whether the area counts for this viewer and these filters come from the roll-ups."""
+def rollups_for(user, form, zoom: int) -> int | None:
+    """The roll-ups' version when the area counts at ``zoom`` for this viewer and these
+    filters come from them (it goes into the layer's cache key), else None."""
     data = form.cleaned_data
+    if (
+        aggregate_level(zoom) is None
+        or not sees_every_case(user)
+        or form.stages()
+        or data.get("source")
+        or data.get("overdue")
+    ):
+        return None
     return (
-        sees_everything(user)
-        and not form.stages()
-        and not data.get("source")
-        and not data.get("overdue")
-        and RollupState.objects.filter(pk=1, high_water__gt=0).exists()
+        RollupState.objects.filter(pk=1, high_water__gt=0).values_list("version", flat=True).first()
     )
 
 
-def rollup_version() -> int:
-    return RollupState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+def counts_in(cases: QuerySet, form, level: str, area_ids: list[int], rolled: bool):
+    """The counts per area a layer shows: from the roll-ups (``rollups_for``) or live."""
+    if rolled:
+        return rolled_area_counts(cases, form, level, area_ids)
+    return area_counts(cases, level, area_ids)
 
 
 def rolled_area_counts(
@@ -207,8 +213,7 @@ def rolled_area_counts(
     data = form.cleaned_data
     field = ROLLUP_LEVELS[level]
     if data.get("category"):
-        under = Category.objects.filter(full_code__startswith=data["category"])
-        rows = CategoryDay.objects.filter(category__in=list(under.values_list("id", flat=True)))
+        rows = CategoryDay.objects.filter(category__in=category_ids(data["category"]))
     else:
         rows = DailyFact.objects.all()
     rows = rows.filter(level=STATS_LEVELS[field], **{f"{field}__in": area_ids})

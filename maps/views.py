@@ -76,7 +76,7 @@ def cached_layer(
     name: str,
     build: Callable[[], bytes],
     content_type: str,
-    rolled: bool = False,
+    rollups: int | None = None,
 ):
     """Answer a layer from the cache when nothing changed, else build it.
 
@@ -86,9 +86,9 @@ def cached_layer(
     version = current_version()
     minute = int(time.time() // CLOCK_STEP)
     raw = f"{version}|{minute}|{queries.scope_key(request.user)}|{form.key()}|{name}"
-    if rolled:
+    if rollups is not None:
         # Counts read from the roll-ups change when they catch up, after the cases do.
-        raw += f"|rollups {queries.rollup_version()}"
+        raw += f"|rollups {rollups}"
     key = hashlib.sha256(raw.encode()).hexdigest()[:32]
     etag = f'"{key}"'
     if request.headers.get("If-None-Match") == etag:
@@ -207,16 +207,11 @@ def tile(request, z: int, x: int, y: int):
             return body
         bbox = queries.box(*queries.tile_bounds(z, x, y))
         areas = queries.areas_in(level, bbox)
-        if rolled:
-            counts = queries.rolled_area_counts(cases, form, level, areas)
-        else:
-            counts = queries.area_counts(cases, level, areas)
+        counts = queries.counts_in(cases, form, level, areas, rollups is not None)
         return queries.areas_mvt(counts, z, x, y) if counts else b""
 
-    rolled = queries.aggregate_level(z) is not None and queries.counted_by_rollups(
-        request.user, form
-    )
-    return cached_layer(request, form, f"tile/{z}/{x}/{y}", build, MVT, rolled)
+    rollups = queries.rollups_for(request.user, form, z)
+    return cached_layer(request, form, f"tile/{z}/{x}/{y}", build, MVT, rollups)
 
 
 @staff_only
@@ -240,19 +235,14 @@ def features(request):
             collection = queries.points_geojson(queries.in_box(cases, bbox))
         else:
             areas = queries.areas_in(level, bbox)
-            if rolled:
-                counts = queries.rolled_area_counts(cases, form, level, areas)
-            else:
-                counts = queries.area_counts(cases, level, areas)
+            counts = queries.counts_in(cases, form, level, areas, rollups is not None)
             collection = queries.areas_geojson(counts, zoom)
         collection["level"] = level or "case"
         return json.dumps(collection, ensure_ascii=False).encode()
 
-    rolled = queries.aggregate_level(zoom) is not None and queries.counted_by_rollups(
-        request.user, form
-    )
+    rollups = queries.rollups_for(request.user, form, zoom)
     name = f"features/{zoom}/{','.join(f'{v:.6f}' for v in bbox.extent)}"
-    return cached_layer(request, form, name, build, "application/json", rolled)
+    return cached_layer(request, form, name, build, "application/json", rollups)
 
 
 @staff_only

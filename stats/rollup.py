@@ -66,6 +66,8 @@ CASE_FIELDS = (
     "department_id", "source", "stage", "reported_at", "deadline",
 )  # fmt: skip
 EVENT_FIELDS = ("id", "case_id", "at", "action", "from_stage", "to_stage")
+# The tables a rebuild writes anew.
+ROLLUP_MODELS = (CaseFact, DailyFact, CategoryDay)
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -245,11 +247,11 @@ def existing_rows(model, keys: Iterable[tuple]) -> dict[tuple, object]:
     fields = (*KEY_FIELDS, "category") if model is CategoryDay else KEY_FIELDS
     columns = ", ".join(fields)
     table = model._meta.db_table
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     keys = list(set(keys))
     found = {}
     for begin in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[begin : begin + LOOKUP_CHUNK]
-        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
         keys_sql = f"WITH k ({columns}) AS (VALUES {', '.join([row_sql] * len(chunk))})"
         if connection.vendor == "postgresql":
             # One probe of the unique key's index per key: joined, PostgreSQL hashed the
@@ -446,7 +448,7 @@ def rebuild(*, chunk: int = 20_000) -> RollupState:
         differences += CaseFact.objects.filter(
             ~Exists(Case.objects.filter(pk=OuterRef("case_id")))
         ).count()
-        for model in (CaseFact, DailyFact, CategoryDay):
+        for model in ROLLUP_MODELS:
             model.objects.all().delete()
         write_rebuilt(facts, deltas)
         state.high_water = high_water
@@ -467,7 +469,7 @@ def tidy() -> None:
     vacuum, so that the open facts' covering index answers without reading the table."""
     if connection.vendor != "postgresql":
         return
-    tables = ", ".join(model._meta.db_table for model in (CaseFact, DailyFact, CategoryDay))
+    tables = ", ".join(model._meta.db_table for model in ROLLUP_MODELS)
     with connection.cursor() as cursor:
         if connection.in_atomic_block:
             cursor.execute(f"ANALYZE {tables}")
