@@ -36,3 +36,23 @@ def after_transition(case: Case, event: CaseEvent) -> None:
         transaction.on_commit(lambda: enqueue_routing(case.pk), robust=True)
     if case.stage == Stage.CLOSED and event.from_stage != Stage.CLOSED:
         transaction.on_commit(lambda: tasks.inform_reporters.delay(event.pk), robust=True)
+
+
+def after_transitions(cases: list[Case], events: list[CaseEvent]) -> None:
+    """``after_transition`` for a batch written in bulk (``workflow.perform_many``), which
+    sends no post_save: the map's version and the departments' feeds are told here, once
+    for the batch."""
+    from clocks.services import clocks_update_many
+    from feeds.services import on_case_events
+    from maps.models import case_written
+
+    from . import tasks
+
+    clocks_update_many(cases)
+    case_written(CaseEvent, None)
+    on_case_events(events)
+    for case, event in zip(cases, events, strict=True):
+        if event.action == "file":
+            transaction.on_commit(lambda pk=case.pk: enqueue_routing(pk), robust=True)
+        if case.stage == Stage.CLOSED and event.from_stage != Stage.CLOSED:
+            transaction.on_commit(lambda pk=event.pk: tasks.inform_reporters.delay(pk), robust=True)

@@ -208,96 +208,173 @@ def on_duty(
     return Calendar(zone, parse_periods(calendar.periods), exceptions).is_working_time(when)
 
 
-def choose_assignee(department: Department, when: datetime.datetime | None = None) -> User | None:
-    """Filters (member, officer, not on leave), then the department's chooser.
+class Assigner:
+    """Chooses the officer for each case dispatched in one transaction: filters (member,
+    officer, not on leave), then the department's chooser.
 
     Off duty (outside the department's working time) nobody is assigned: the case waits in
     the department's inbox for the next shift rather than on one person's phone overnight.
-    The round-robin pointer is a row, locked while it moves, so two routings never pick
-    from the same position.
+    Each department's policy row is locked, and its officers read, at its first case; the
+    round-robin pointer moves in memory from case to case and is written once by ``save``
+    (still under the lock), so two routings never pick from the same position.
     """
-    when = when or timezone.now()
-    # The policy row, locked, with its calendar and that calendar's kind of day today (in
-    # the site's zone): one query where routing runs many times a second. Its first use
-    # creates the row.
-    day = timezone.localdate(when)
-    days = CalendarDay.objects.filter(day=day).values("kind")
-    policies = (
-        DepartmentPolicy.objects.select_for_update(of=("self",))
-        .select_related("calendar")
-        .annotate(
-            own_day=Subquery(days.filter(calendar=OuterRef("calendar"))[:1]),
-            national_day=Subquery(days.filter(calendar__isnull=True)[:1]),
+
+    def __init__(self, when: datetime.datetime | None = None):
+        self.when = when or timezone.now()
+        # Department id -> [policy, officers, open cases per officer] (None: nobody today).
+        self._states: dict[int, list | None] = {}
+        self._moved: dict[int, User] = {}
+
+    def _state(self, department: Department) -> list | None:
+        when = self.when
+        # The policy row, locked, with its calendar and that calendar's kind of day today
+        # (in the site's zone): one query. Its first use creates the row.
+        day = timezone.localdate(when)
+        days = CalendarDay.objects.filter(day=day).values("kind")
+        policies = (
+            DepartmentPolicy.objects.select_for_update(of=("self",))
+            .select_related("calendar")
+            .annotate(
+                own_day=Subquery(days.filter(calendar=OuterRef("calendar"))[:1]),
+                national_day=Subquery(days.filter(calendar__isnull=True)[:1]),
+            )
+            .filter(department=department)
         )
-        .filter(department=department)
-    )
-    policy = policies.first()
-    if policy is None:
-        DepartmentPolicy.objects.get_or_create(department=department)
-        policy = policies.get()
-    if not on_duty(policy.calendar, when, (day, policy.own_day, policy.national_day)):
-        return None
-    candidates = list(available_officers(department, when))
-    if not candidates:
-        return None
-    if policy.chooser == DepartmentPolicy.Chooser.LEAST_OPEN:
-        loads = dict(
-            Case.objects.filter(assignee__in=candidates, stage__in=OPEN_STAGES)
-            .values_list("assignee")
-            .annotate(n=Count("id"))
-        )
-        chosen = min(candidates, key=lambda user: (loads.get(user.pk, 0), user.pk))
-    else:
-        after = [
-            user
-            for user in candidates
-            if policy.last_assigned_id and user.pk > policy.last_assigned_id
-        ]
-        chosen = (after or candidates)[0]
-    DepartmentPolicy.objects.filter(pk=policy.pk).update(last_assigned=chosen)
+        policy = policies.first()
+        if policy is None:
+            DepartmentPolicy.objects.get_or_create(department=department)
+            policy = policies.get()
+        if not on_duty(policy.calendar, when, (day, policy.own_day, policy.national_day)):
+            return None
+        candidates = list(available_officers(department, when))
+        if not candidates:
+            return None
+        loads = {}
+        if policy.chooser == DepartmentPolicy.Chooser.LEAST_OPEN:
+            loads = dict(
+                Case.objects.filter(assignee__in=candidates, stage__in=OPEN_STAGES)
+                .values_list("assignee")
+                .annotate(n=Count("id"))
+            )
+        return [policy, candidates, loads]
+
+    def choose(self, department: Department) -> User | None:
+        if department.pk not in self._states:
+            self._states[department.pk] = self._state(department)
+        state = self._states[department.pk]
+        if state is None:
+            return None
+        policy, candidates, loads = state
+        if policy.chooser == DepartmentPolicy.Chooser.LEAST_OPEN:
+            chosen = min(candidates, key=lambda user: (loads.get(user.pk, 0), user.pk))
+            loads[chosen.pk] = loads.get(chosen.pk, 0) + 1
+        else:
+            after = [
+                user
+                for user in candidates
+                if policy.last_assigned_id and user.pk > policy.last_assigned_id
+            ]
+            chosen = (after or candidates)[0]
+        policy.last_assigned_id = chosen.pk
+        self._moved[policy.pk] = chosen
+        return chosen
+
+    def save(self) -> None:
+        """Write the pointers that moved (call before the transaction commits)."""
+        for pk, user in self._moved.items():
+            DepartmentPolicy.objects.filter(pk=pk).update(last_assigned=user)
+        self._moved.clear()
+
+
+def choose_assignee(department: Department, when: datetime.datetime | None = None) -> User | None:
+    """The officer ``Assigner`` picks for one case (call inside a transaction)."""
+    assigner = Assigner(when)
+    chosen = assigner.choose(department)
+    assigner.save()
     return chosen
 
 
 def case_route(case_id: int) -> CaseEvent | None:
-    """Route a filed case once: dispatch it by the first matching rule (and assign an
-    officer), or record that no rule matched. A case already routed is left alone, so a
-    redelivered or re-enqueued task does nothing.
+    """Route one filed case (see ``cases_route``); its routing event, or None when it did
+    not need routing."""
+    return cases_route(case_id).get(case_id)
 
-    The same decision as ``routing_decide``, read from plain rows rather than model
-    instances: routing runs many times a second and the table has a rule per class and
-    street (hundreds in a district).
+
+def cases_route(case_id: int, *, also: int = 0) -> dict[int, CaseEvent]:
+    """Route a filed case once, and with it up to ``also`` other cases waiting for routing
+    (oldest first), in one transaction: each is dispatched by the first matching rule
+    (and assigned an officer), or recorded as matching no rule. A case already routed, or
+    being routed by another worker (its row locked), is left alone, so a redelivered or
+    re-enqueued task does nothing. Returns the routing events by case id.
+
+    Routing many cases together costs about what routing one does: the rules, the
+    departments' policies and officers, and the cases' clocks are read once for all
+    of them (``workflow.perform_many``). The decision is the one ``routing_decide``
+    explains, read from plain rows rather than model instances: the table has a rule per
+    class and street (hundreds in a district).
     """
-    from .workflow import perform
+    from .workflow import TransitionError, perform, perform_many
 
     with transaction.atomic():
-        case = (
-            # Lock the case row only: the joined grid may be NULL, and PostgreSQL cannot
-            # lock the nullable side of an outer join.
-            Case.objects.select_for_update(of=("self",))
-            .filter(pk=case_id, needs_routing=True)
+        waiting = (
+            # Lock the case rows only: the joined grid may be NULL, and PostgreSQL cannot
+            # lock the nullable side of an outer join. Rows another routing holds are
+            # skipped: it routes them.
+            Case.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(needs_routing=True)
             .select_related("category", "grid")
             .only(
                 "stage", "point", "urgency", "community", "street", "district",
                 "category__full_code", "grid__code",
             )
-            .first()
         )  # fmt: skip
-        if case is None:
-            return None
-        if case.stage != Stage.FILED:
-            Case.objects.filter(pk=case.pk).update(needs_routing=False)
-            return None
-        place = Place(
-            case.point,
-            frozenset(pk for pk in (case.community_id, case.street_id, case.district_id) if pk),
-            case.grid.code if case.grid_id else None,
-        )
-        # Only rules the case's category falls under can match: the others (most of a
+        cases = list(waiting.filter(pk=case_id))
+        if also > 0:
+            cases += list(waiting.exclude(pk=case_id).order_by("filed_at", "pk")[:also])
+        if not cases:
+            return {}
+        stray = [case.pk for case in cases if case.stage != Stage.FILED]
+        if stray:
+            Case.objects.filter(pk__in=stray).update(needs_routing=False)
+        cases = [case for case in cases if case.stage == Stage.FILED]
+        if not cases:
+            return {}
+        rules = RuleSet({case.category.full_code for case in cases})
+        orders = [rules.order_for(case) for case in cases]
+        user = router()
+        try:
+            with transaction.atomic():
+                events = perform_many(orders, user)
+        except TransitionError:
+            # One of them cannot be routed as decided (it changed meanwhile): route them
+            # one by one, so that the others go ahead.
+            events = []
+            for order in orders:
+                try:
+                    with transaction.atomic():
+                        events.append(
+                            perform(
+                                order.case_id,
+                                order.action,
+                                user,
+                                reason=order.reason,
+                                data=order.data,
+                            )
+                        )
+                except TransitionError:
+                    continue
+        return {event.case_id: event for event in events}
+
+
+class RuleSet:
+    """The active rules for some categories, read once, in the order routing tries them."""
+
+    def __init__(self, codes: set[str]):
+        # Only rules a case's category falls under can match: the others (most of a
         # district's rule set, one per class and street) are neither read nor written
         # into the trace, which lists the rules for this category that were tried.
-        code = case.category.full_code
-        prefixes = {code[:length] for length in range(1, len(code) + 1)}
-        rules = (
+        prefixes = {code[:length] for code in codes for length in range(1, len(code) + 1)}
+        self.rules = list(
             active_rules()
             .filter(Q(category__isnull=True) | Q(category__full_code__in=prefixes))
             .values_list(
@@ -305,8 +382,32 @@ def case_route(case_id: int) -> CaseEvent | None:
                 "area__name", "grid_code", "shape", "department", "department__name",
             )
         )  # fmt: skip
+
+    def order_for(self, case: Case):
+        """The routing action for a filed case, with its reason and trace."""
+        from .workflow import Order
+
+        place = Place(
+            case.point,
+            frozenset(pk for pk in (case.community_id, case.street_id, case.district_id) if pk),
+            case.grid.code if case.grid_id else None,
+        )
+        category = case.category.full_code
         trace, chosen = [], None
-        for pk, name, priority, code, urgency, area, area_name, grid, shape, *department in rules:
+        for (
+            pk,
+            name,
+            priority,
+            code,
+            urgency,
+            area,
+            area_name,
+            grid,
+            shape,
+            *department,
+        ) in self.rules:
+            if code and not category.startswith(code):
+                continue
             why = refusal(
                 category_code=code or "",
                 urgency=urgency,
@@ -314,7 +415,7 @@ def case_route(case_id: int) -> CaseEvent | None:
                 area_name=area_name or "",
                 grid_code=grid,
                 shape=shape,
-                case_category=case.category.full_code,
+                case_category=category,
                 case_urgency=case.urgency,
                 place=place,
             )
@@ -324,18 +425,14 @@ def case_route(case_id: int) -> CaseEvent | None:
             if why is None:
                 chosen = (pk, name, priority, *department)
                 break
-        # By id: perform locks and reads the case itself.
         if chosen is None:
-            return perform(
-                case.pk, "route_none", router(), reason=decision_reason(None), data={"trace": trace}
-            )
+            return Order(case.pk, "route_none", decision_reason(None), {"trace": trace})
         pk, name, priority, department_id, department_name = chosen
-        return perform(
+        return Order(
             case.pk,
             "dispatch",
-            router(),
-            reason=decision_reason(name, priority, department_name),
-            data={"department": department_id, "rule": pk, "trace": trace},
+            decision_reason(name, priority, department_name),
+            {"department": department_id, "rule": pk, "trace": trace},
         )
 
 

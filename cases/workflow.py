@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from governance.db import update_rows
 from org.models import Department, Role
 
 from .models import (
@@ -65,6 +66,33 @@ class PhotoUpload:
     taken_at: datetime.datetime | None = None
 
 
+class Batch:
+    """What the transitions of one transaction share (``perform`` takes one, and
+    ``perform_many`` many): rows read once, and the officer chooser, whose moved pointers
+    are written when the batch is saved."""
+
+    def __init__(self):
+        self._found: dict = {}
+        self._assigner = None
+
+    def once(self, key, read: Callable[[], object]):
+        if key not in self._found:
+            self._found[key] = read()
+        return self._found[key]
+
+    @property
+    def assigner(self):
+        if self._assigner is None:
+            from .routing import Assigner
+
+            self._assigner = Assigner()
+        return self._assigner
+
+    def save(self) -> None:
+        if self._assigner is not None:
+            self._assigner.save()
+
+
 @dataclass
 class Context:
     case: Case
@@ -75,6 +103,7 @@ class Context:
     payload: dict = field(default_factory=dict)
     target: str | None = None
     on_commit: list[Callable[[], None]] = field(default_factory=list)
+    batch: Batch = field(default_factory=Batch)
 
 
 # ---------------------------------------------------------------------------- scopes
@@ -199,16 +228,17 @@ def file_case(ctx: Context) -> None:
 def dispatch_case(ctx: Context) -> None:
     department_id = ctx.data.get("department")
     department = (
-        Department.objects.filter(pk=department_id, is_active=True).first()
+        ctx.batch.once(
+            ("department", department_id),
+            lambda: Department.objects.filter(pk=department_id, is_active=True).first(),
+        )
         if department_id
         else None
     )
     if department is None:
         raise InvalidInput(_("Choose the department that owns this problem."), field="department")
-    from .routing import choose_assignee
-
     ctx.case.department = department
-    ctx.case.assignee = choose_assignee(department)
+    ctx.case.assignee = ctx.batch.assigner.choose(department)
     ctx.case.needs_routing = False
     ctx.case.routing_rule_id = ctx.data.get("rule")
     ctx.payload.update(
@@ -747,6 +777,7 @@ def perform(
         from_stage = locked.stage
         if transition.effect is not None:
             transition.effect(ctx)
+        ctx.batch.save()
         if transition.target is not None:
             locked.stage = transition.target
         seen = locked.version
@@ -770,3 +801,83 @@ def perform(
     if isinstance(case, Case):
         case.refresh_from_db()
     return event
+
+
+@dataclass(frozen=True)
+class Order:
+    """One action of ``perform_many``: on which case, why, with what input."""
+
+    case_id: int
+    action: str
+    reason: str = ""
+    data: dict = field(default_factory=dict)
+
+
+def perform_many(orders: Sequence[Order], user) -> list[CaseEvent]:
+    """Take several actions, each on its own case, as ``user``, in one transaction: each
+    exactly as ``perform`` would (the same table, checks and effects), but the rows they
+    share are read once and the cases, events and clocks written in a few statements.
+    Routing dispatches its batches this way.
+
+    All or nothing: the first action that cannot be taken raises its ``TransitionError``
+    and nothing is changed (the caller may then take them one by one). No photos; a case
+    appears at most once.
+    """
+    transitions = []
+    for order in orders:
+        transition = BY_ACTION.get(order.action)
+        if transition is None:
+            raise InvalidInput(_("Unknown action."), field="action")
+        if transition.needs_reason and not order.reason.strip():
+            raise InvalidInput(_("Give a reason."), field="reason")
+        transitions.append(transition)
+    if len({order.case_id for order in orders}) != len(orders):
+        raise InvalidInput(_("Each case at most once."), field="case")
+    fields = [f for f in Case._meta.concrete_fields if not f.primary_key]
+    with transaction.atomic():
+        locked = Case.objects.select_for_update(of=("self",)).select_related("condition")
+        cases = locked.in_bulk([order.case_id for order in orders])
+        batch = Batch()
+        done, changed = [], {"stage", "version"}
+        for order, transition in zip(orders, transitions, strict=True):
+            case = cases.get(order.case_id)
+            if case is None:
+                raise CaseChanged(_("This case no longer exists."))
+            problem = refusal(transition, case, user)
+            if problem:
+                raise NotAllowed(problem)
+            before = {f.attname: getattr(case, f.attname) for f in fields}
+            ctx = Context(
+                case=case, user=user, reason=order.reason.strip(), data=order.data, photos=(),
+                batch=batch,
+            )  # fmt: skip
+            from_stage = case.stage
+            if transition.effect is not None:
+                transition.effect(ctx)
+            if transition.target is not None:
+                case.stage = transition.target
+            changed.update(f.name for f in fields if getattr(case, f.attname) != before[f.attname])
+            done.append((case, ctx, order.action, from_stage, before["version"]))
+        batch.save()
+        # The rows are locked: each version is the one read plus one.
+        for case, _ctx, _action, _from, seen in done:
+            case.version = seen + 1
+        update_rows([case for case, *_rest in done], sorted(changed))
+        events = []
+        for case, ctx, action, from_stage, _seen in done:
+            events.append(
+                CaseEvent(
+                    case=case,
+                    actor=user,
+                    action=action,
+                    from_stage=from_stage,
+                    to_stage=case.stage,
+                    reason=ctx.reason,
+                    payload=ctx.payload,
+                )
+            )
+        CaseEvent.objects.bulk_create(events)
+        from . import effects
+
+        effects.after_transitions([case for case, *_rest in done], events)
+    return events

@@ -5,6 +5,7 @@ escalation steps that came due."""
 import datetime
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from cases.clock import DepartmentCalendars
 from cases.models import OPEN_STAGES, WARN_SHARE, Case, CaseEvent, Supervision, Urgency
+from governance.db import update_rows
 from org.models import Department, Role, User
 
 from .engine import measure, replay
@@ -59,75 +61,147 @@ def clocks_update(
     """Bring the case's clocks, their scheduled escalation steps and the case's deadline
     fields in line with its events. Call inside the transaction that holds the case's row
     lock (``workflow.perform`` does, through ``effects.after_transition``)."""
+    clocks_update_many([case], rules=rules, calendars=calendars, now=now)
+
+
+def clocks_update_many(
+    cases: Sequence[Case],
+    *,
+    rules: Rules | None = None,
+    calendars: DepartmentCalendars | None = None,
+    now=None,
+) -> None:
+    """``clocks_update`` for several cases at once, each under its row lock: the events,
+    clocks and steps of all of them are read in three queries and written in a few (a
+    batch of routings costs about what one does)."""
+    if not cases:
+        return
     now = now or timezone.now()
     rules = rules or Rules()
     calendars = calendars or DepartmentCalendars()
-    # "case" too: the related manager reads each event's case_id, a query per event when
-    # deferred.
-    events = case.events.order_by("at", "id").only("case", "at", "action", "to_stage", "payload")
-    existing = {(c.kind, c.seq): c for c in case.clocks.all()}
-    for replayed in replay(events, filed_at=case.filed_at):
-        row = existing.get((replayed.kind, replayed.seq))
-        if row is not None and row.state == Clock.State.STOPPED:
-            continue  # a closed clock keeps its snapshot
-        limit = rules.limit(replayed.kind, case)
-        if limit is None:
-            continue
-        measured = measure(replayed, *limit, calendars)
-        values = {
-            "department_id": replayed.department_id,
-            "state": replayed.state,
-            "limit_value": limit[0],
-            "limit_unit": limit[1],
-            "allowed": measured.allowed,
-            "used": measured.used,
-            "running_since": measured.running_since,
-            "started_at": replayed.started_at,
-            "stopped_at": replayed.stopped_at,
-            "deadline": measured.moment(1.0),
-            "warn_at": measured.moment(WARN_SHARE),
-        }
-        if row is None:
-            row = Clock.objects.create(case=case, kind=replayed.kind, seq=replayed.seq, **values)
-            existing[(row.kind, row.seq)] = row
-        else:
-            moved = (row.deadline, row.state) != (values["deadline"], values["state"])
-            changed = moved or any(getattr(row, k) != v for k, v in values.items())
-            if not changed:
-                _reconcile_steps(row, measured, rules, now)
+    ids = [case.pk for case in cases]
+    events = defaultdict(list)
+    for event in (
+        CaseEvent.objects.filter(case_id__in=ids)
+        .order_by("case_id", "at", "id")
+        .only("case", "at", "action", "to_stage", "payload")
+    ):
+        events[event.case_id].append(event)
+    clocks = defaultdict(dict)
+    for clock in Clock.objects.filter(case_id__in=ids):
+        clocks[clock.case_id][(clock.kind, clock.seq)] = clock
+    steps = defaultdict(list)
+    for row in ClockStep.objects.filter(clock__case_id__in=ids).order_by("id"):
+        steps[row.clock_id].append(row)
+    writes = _ClockWrites()
+    for case in cases:
+        existing = clocks[case.pk]
+        for replayed in replay(events[case.pk], filed_at=case.filed_at):
+            row = existing.get((replayed.kind, replayed.seq))
+            if row is not None and row.state == Clock.State.STOPPED:
+                continue  # a closed clock keeps its snapshot
+            limit = rules.limit(replayed.kind, case)
+            if limit is None:
                 continue
-            for key, value in values.items():
-                setattr(row, key, value)
-            if moved:
-                row.deadline_version += 1
-            row.save()
-        _reconcile_steps(row, measured, rules, now)
-    _update_case_fields(case, existing.values())
+            measured = measure(replayed, *limit, calendars)
+            values = {
+                "department_id": replayed.department_id,
+                "state": replayed.state,
+                "limit_value": limit[0],
+                "limit_unit": limit[1],
+                "allowed": measured.allowed,
+                "used": measured.used,
+                "running_since": measured.running_since,
+                "started_at": replayed.started_at,
+                "stopped_at": replayed.stopped_at,
+                "deadline": measured.moment(1.0),
+                "warn_at": measured.moment(WARN_SHARE),
+            }
+            if row is None:
+                row = Clock(case=case, kind=replayed.kind, seq=replayed.seq, **values)
+                existing[(row.kind, row.seq)] = row
+                writes.new_clocks.append(row)
+            else:
+                moved = (row.deadline, row.state) != (values["deadline"], values["state"])
+                if moved or any(getattr(row, k) != v for k, v in values.items()):
+                    for key, value in values.items():
+                        setattr(row, key, value)
+                    if moved:
+                        row.deadline_version += 1
+                    writes.changed_clocks.append(row)
+            writes.reconcile.append((row, measured))
+    writes.save(steps, rules, now)
+    changed = [case for case in cases if _case_fields_changed(case, clocks[case.pk].values())]
+    if changed:
+        update_rows(changed, CASE_CLOCK_FIELDS)
 
 
-def _reconcile_steps(clock: Clock, measured, rules: Rules, now) -> None:
+class _ClockWrites:
+    """What a batch of clock updates writes, in as few statements as the rows allow."""
+
+    def __init__(self):
+        self.new_clocks: list[Clock] = []
+        self.changed_clocks: list[Clock] = []
+        self.reconcile: list[tuple[Clock, object]] = []
+
+    def save(self, steps: dict[int, list[ClockStep]], rules: Rules, now) -> None:
+        if self.new_clocks:
+            Clock.objects.bulk_create(self.new_clocks)
+        if self.changed_clocks:
+            update_rows(self.changed_clocks, CLOCK_FIELDS)
+        stale, new = [], []
+        for clock, measured in self.reconcile:
+            _reconcile_steps(clock, steps.get(clock.pk, []), measured, rules, now, stale, new)
+        if stale:
+            ClockStep.objects.filter(pk__in=stale).delete()
+        if new:
+            ClockStep.objects.bulk_create(new)
+
+
+CLOCK_FIELDS = [
+    "department",
+    "state",
+    "limit_value",
+    "limit_unit",
+    "allowed",
+    "used",
+    "running_since",
+    "started_at",
+    "stopped_at",
+    "deadline",
+    "warn_at",
+    "deadline_version",
+]
+CASE_CLOCK_FIELDS = ["deadline", "warn_at", "due_at"]
+
+
+def _reconcile_steps(
+    clock: Clock,
+    rows: list[ClockStep],
+    measured,
+    rules: Rules,
+    now,
+    stale: list[int],
+    new: list[ClockStep],
+) -> None:
     """Unfired steps of older deadline versions go; each applicable step gets a row for the
     current version: due at its moment, or, when an earlier version already fired it and
     the moment is still past, carried over as fired (a moved deadline does not repeat a
     warning that still holds, but a step whose moment moved into the future fires again
-    when reached)."""
-    rows = list(clock.steps.all())
+    when reached). Adds the ids to delete to ``stale`` and the rows to create to ``new``."""
     fired = {}
     for row in rows:
         if row.fired_at is not None:
             fired.setdefault(row.step_id, row)
     running = clock.state == Clock.State.RUNNING
     steps = {step.pk: step for step in rules.steps_for(clock.kind)} if running else {}
-    stale = [
+    stale.extend(
         row.pk
         for row in rows
         if row.fired_at is None
         and (row.deadline_version != clock.deadline_version or row.step_id not in steps)
-    ]
-    if stale:
-        ClockStep.objects.filter(pk__in=stale).delete()
+    )
     current = {row.step_id: row for row in rows if row.deadline_version == clock.deadline_version}
-    new = []
     for step in steps.values():
         fire_at = measured.moment(step_share(step, measured.allowed))
         if fire_at is None:
@@ -156,11 +230,10 @@ def _reconcile_steps(clock: Clock, measured, rules: Rules, now) -> None:
                     clock=clock, step=step, deadline_version=clock.deadline_version, fire_at=fire_at
                 )
             )
-    if new:
-        ClockStep.objects.bulk_create(new)
 
 
-def _update_case_fields(case: Case, clocks) -> None:
+def _case_fields_changed(case: Case, clocks) -> bool:
+    """Set the case's deadline fields from its clocks; whether they changed."""
     whole = next((c for c in clocks if c.kind == ClockKind.CASE), None)
     open_deadlines = [c.deadline for c in clocks if c.is_open and c.deadline is not None]
     fields = {
@@ -168,10 +241,11 @@ def _update_case_fields(case: Case, clocks) -> None:
         "warn_at": whole.warn_at if whole else None,
         "due_at": min(open_deadlines) if open_deadlines else None,
     }
-    if any(getattr(case, key) != value for key, value in fields.items()):
-        Case.objects.filter(pk=case.pk).update(**fields)
-        for key, value in fields.items():
-            setattr(case, key, value)
+    if all(getattr(case, key) == value for key, value in fields.items()):
+        return False
+    for key, value in fields.items():
+        setattr(case, key, value)
+    return True
 
 
 def clocks_recompute(*, chunk: int = 500) -> int:

@@ -7,6 +7,7 @@ with the subscription's secret, of ``"<t>.<body>"`` (the raw request body, as by
 """
 
 import datetime
+import functools
 import hashlib
 import hmac
 import http.client
@@ -85,6 +86,29 @@ def on_case_event(sender, instance, created, raw=False, using="default", **kwarg
     )
     if any(s.wants(captured["action"]) for s in active):
         transaction.on_commit(lambda: deliveries_create(captured, active), using=using, robust=True)
+
+
+def on_case_events(events, using: str = "default") -> None:
+    """``on_case_event`` for events written together in one bulk insert (a batch of
+    routings): the subscriptions are read once for all of them."""
+    captured = []
+    for event in events:
+        try:
+            captured.append(snapshot(event))
+        except Exception:  # noqa: BLE001 - a feed must never break a transition
+            log.exception("Could not read case event %s for the feeds.", event.pk)
+    departments = {pk for one in captured for pk in one["departments"]}
+    if not departments:
+        return
+    active = list(
+        Subscription.objects.using(using).filter(is_active=True, department_id__in=departments)
+    )
+    for one in captured:
+        mine = [s for s in active if s.department_id in one["departments"]]
+        if any(s.wants(one["action"]) for s in mine):
+            transaction.on_commit(
+                functools.partial(deliveries_create, one, mine), using=using, robust=True
+            )
 
 
 def event_body(event, captured: dict[str, Any], *, personal: bool) -> str:

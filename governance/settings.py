@@ -410,6 +410,9 @@ ESCALATION_BATCH = envint("ESCALATION_BATCH", 1000)
 CLOCKS_RECALCULATION_CHUNK = envint("CLOCKS_RECALCULATION_CHUNK", 500)
 # A filed case is swept up for routing when its task has not run within this time.
 ROUTING_GRACE_SECONDS = envint("ROUTING_GRACE_SECONDS", 30)
+# A routing task takes the other cases waiting along with its own, up to this many: under
+# load one transaction routes a batch, and the rows they share are read once.
+ROUTING_BATCH = envint("ROUTING_BATCH", 100)
 # With the broker down, give up publishing quickly: the request that filed a case must not
 # hang, and the sweep enqueues the task again later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
