@@ -52,8 +52,12 @@ def next_case_number(category: Category, day: datetime.date) -> str:
 def case_deadline(
     condition: FilingCondition, start: datetime.datetime, department=None
 ) -> datetime.datetime:
+    from clocks.services import current_rules
+
+    calendars = current_rules()[1]
+    department_id = getattr(department, "pk", department)
     return limit_to_deadline(
-        start, condition.limit_value, condition.limit_unit, calendar_for(department)
+        start, condition.limit_value, condition.limit_unit, calendars(department_id)
     )
 
 

@@ -20,7 +20,15 @@ from governance.db import update_rows
 from org.models import Department, Role, User
 
 from .engine import measure, replay
-from .models import Clock, ClockKind, ClockStep, EscalationStep, Recalculation, StageLimit
+from .models import (
+    Clock,
+    ClockKind,
+    ClockStep,
+    EscalationStep,
+    Recalculation,
+    RulesVersion,
+    StageLimit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,27 @@ class Rules:
 
     def steps_for(self, kind: str) -> list[EscalationStep]:
         return [step for step in self.ladder if step.clock_kind in ("", kind)]
+
+
+_rules_in_memory: tuple[str, Rules, DepartmentCalendars] | None = None
+
+
+def current_rules() -> tuple[Rules, DepartmentCalendars]:
+    """The stage limits, the ladder and the departments' calendars, kept in this process
+    for as long as the token of ``RulesVersion`` stays the one they were read under (one
+    query instead of seven or eight per transition). Read the token inside the
+    transaction that holds the case's row lock: a change committed before it is seen, and
+    a recalculation asked by a later change waits for the lock and computes again."""
+    global _rules_in_memory
+    token = RulesVersion.objects.filter(pk=1).values_list("token", flat=True).first() or ""
+    held = _rules_in_memory
+    if held is not None and held[0] == token:
+        return held[1], held[2]
+    # Read after the token: rules newer than the token are kept under it at worst, and
+    # replaced as soon as the token moves on.
+    rules, calendars = Rules(), DepartmentCalendars()
+    _rules_in_memory = (token, rules, calendars)
+    return rules, calendars
 
 
 def step_share(step: EscalationStep, allowed: datetime.timedelta) -> float:
@@ -77,8 +106,9 @@ def clocks_update_many(
     if not cases:
         return
     now = now or timezone.now()
-    rules = rules or Rules()
-    calendars = calendars or DepartmentCalendars()
+    if rules is None or calendars is None:
+        held_rules, held_calendars = current_rules()
+        rules, calendars = rules or held_rules, calendars or held_calendars
     ids = [case.pk for case in cases]
     events = defaultdict(list)
     for event in (
