@@ -68,29 +68,16 @@ def snapshot(event) -> dict[str, Any]:
 
 def on_case_event(sender, instance, created, raw=False, using="default", **kwargs):
     """post_save of a CaseEvent: once the transition commits, create its deliveries.
-    A rolled-back transition sends nothing; bulk inserts send no signal and no events."""
-    if not created or raw:
-        return
-    try:
-        captured = snapshot(instance)
-    except Exception:  # noqa: BLE001 - a feed must never break a transition
-        log.exception("Could not read case event %s for the feeds.", instance.pk)
-        return
-    if not captured["departments"]:
-        return
-    # Read now, so that a transition nobody listens to leaves no work for after the commit.
-    active = list(
-        Subscription.objects.using(using).filter(
-            is_active=True, department_id__in=captured["departments"]
-        )
-    )
-    if any(s.wants(captured["action"]) for s in active):
-        transaction.on_commit(lambda: deliveries_create(captured, active), using=using, robust=True)
+    A rolled-back transition sends nothing; bulk inserts send no signal (see
+    ``on_case_events``)."""
+    if created and not raw:
+        on_case_events([instance], using)
 
 
 def on_case_events(events, using: str = "default") -> None:
-    """``on_case_event`` for events written together in one bulk insert (a batch of
-    routings): the subscriptions are read once for all of them."""
+    """Once the transition (or a batch of them, written in one bulk insert) commits, create
+    the deliveries of its events. The subscriptions are read now, once for all of them, so
+    that a transition nobody listens to leaves no work for after the commit."""
     captured = []
     for event in events:
         try:
