@@ -27,6 +27,7 @@ from keys.models import SCOPE_ACT_PREFIX, SCOPE_CASES_CREATE, SCOPE_CASES_READ
 from keys.permissions import key_of
 from org.models import Department, Role
 
+from . import effects
 from .models import OPEN_STAGES, Case, Category, FilingCondition, Stage
 from .serializers import (
     ActionInputSerializer,
@@ -204,7 +205,8 @@ class CaseList(CaseScope, generics.ListAPIView):
             ):
                 raise exceptions.ValidationError({"file": _("You may not file cases.")})
         try:
-            with transaction.atomic():
+            # Reported and filed as one: the clocks computed once, the case not read back.
+            with transaction.atomic(), effects.together():
                 case = case_report(
                     reporter=user,
                     source=values["source"],
@@ -224,11 +226,9 @@ class CaseList(CaseScope, generics.ListAPIView):
                         {"lon": _("This point lies outside the areas of this API key.")}
                     )
                 if values["file"]:
-                    perform(case.pk, "file", user)
+                    perform(case, "file", user, held=True)
         except TransitionError as error:
             raise transition_error(error) from None
-        if values["file"]:
-            case = with_related(Case.objects).get(pk=case.pk)
         return Response(
             CaseSerializer(case, context={"request": request}).data,
             status=status.HTTP_201_CREATED,

@@ -2,12 +2,58 @@
 rolled-back transition sends nothing."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 
 from .models import Case, CaseEvent, Stage
 
 log = logging.getLogger(__name__)
+
+
+class _Waiting:
+    """The cases whose clocks wait for the end of a ``together`` block, by id (the latest
+    copy of each), and the events of those reported inside it: their whole history."""
+
+    def __init__(self):
+        self.cases: dict[int, Case] = {}
+        self.new: dict[int, list[CaseEvent]] = {}
+
+    def add(self, case: Case, event: CaseEvent) -> None:
+        self.cases[case.pk] = case
+        if event.action == "report":
+            self.new[case.pk] = []
+        if case.pk in self.new:
+            self.new[case.pk].append(event)
+
+
+_clocks_waiting: ContextVar[_Waiting | None] = ContextVar("clocks_waiting", default=None)
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """Several steps of one transaction taken as one: a case reported and filed in the
+    same request, say. Inside, the clock rules are read once and the clocks of the
+    cases changed are brought up to date once, when the block ends (still inside the
+    transaction, so enter it inside ``transaction.atomic``). A block that raises updates
+    nothing: its transaction is rolled back. Nested blocks join the outer one."""
+    from clocks.services import clocks_update_many, rules_read_once
+
+    if _clocks_waiting.get() is not None:
+        yield
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("effects.together() runs inside a transaction.")
+    waiting = _Waiting()
+    reset = _clocks_waiting.set(waiting)
+    try:
+        with rules_read_once():
+            yield
+            clocks_update_many(list(waiting.cases.values()), new=waiting.new)
+    finally:
+        _clocks_waiting.reset(reset)
 
 
 def enqueue_routing(case_id: int) -> None:
@@ -30,7 +76,11 @@ def after_transition(case: Case, event: CaseEvent) -> None:
 
     from . import tasks
 
-    clocks_update(case)
+    waiting = _clocks_waiting.get()
+    if waiting is None:
+        clocks_update(case)
+    else:
+        waiting.add(case, event)
 
     if event.action == "file":
         transaction.on_commit(lambda: enqueue_routing(case.pk), robust=True)
@@ -48,7 +98,12 @@ def after_transitions(cases: list[Case], events: list[CaseEvent]) -> None:
 
     from . import tasks
 
-    clocks_update_many(cases)
+    waiting = _clocks_waiting.get()
+    if waiting is None:
+        clocks_update_many(cases)
+    else:
+        for case, event in zip(cases, events, strict=True):
+            waiting.add(case, event)
     case_written(CaseEvent, None)
     on_case_events(events)
     for case, event in zip(cases, events, strict=True):

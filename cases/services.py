@@ -7,8 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from grids.models import locate
@@ -37,16 +36,31 @@ def next_case_number(category: Category, day: datetime.date) -> str:
     filing transaction commits: two filings never get the same number.
     """
     prefix = category.full_code[:5]
-    counters = CaseNumberCounter.objects.filter(prefix=prefix, day=day)
-    if not counters.update(last=F("last") + 1):
+    last = _counter_next(prefix, day)
+    if last is None:
         try:
             with transaction.atomic():
                 CaseNumberCounter.objects.create(prefix=prefix, day=day, last=1)
+            last = 1
         except IntegrityError:
             # Another filing created today's counter first.
-            counters.update(last=F("last") + 1)
-    last = counters.values_list("last", flat=True).get()
+            last = _counter_next(prefix, day)
     return f"{prefix}{day:%Y%m%d}{last:04d}"
+
+
+def _counter_next(prefix: str, day: datetime.date) -> int | None:
+    """Raise the day's counter and return its new value (None if there is no row yet):
+    one UPDATE … RETURNING, which PostgreSQL and SQLite both have."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(CaseNumberCounter._meta.db_table)} SET {quote('last')} ="
+            f" {quote('last')} + 1 WHERE {quote('prefix')} = %s AND {quote('day')} = %s"
+            f" RETURNING {quote('last')}",
+            [prefix, connection.ops.adapt_datefield_value(day)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def case_deadline(
@@ -100,7 +114,8 @@ def case_report(
         stage = Stage.SELF_HANDLED
     else:
         stage = Stage.REPORTED
-    with transaction.atomic():
+    # No savepoint of its own: a failure here fails the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
         case = Case(
             source=source,
             reporter=reporter,

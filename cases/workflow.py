@@ -751,12 +751,19 @@ def perform(
     reason: str = "",
     data: dict | None = None,
     photos: Sequence[PhotoUpload] = (),
+    held: bool = False,
 ) -> CaseEvent:
     """Take ``action`` on the case as ``user``, or raise ``TransitionError`` and change nothing.
 
     ``version`` is the version the person saw; when someone else acted since, the action
     is refused with ``CaseChanged`` rather than applied to a case they have not seen.
+    ``held``: the caller's transaction holds the case's row and ``case`` is its current
+    copy (a case reported in this same transaction, which nobody else can see yet); it
+    is changed in place instead of being read again (and when the action is refused,
+    the copy may hold half of it: let the transaction roll back).
     """
+    if held and not isinstance(case, Case):
+        raise TypeError("held=True needs the case itself.")
     transition = BY_ACTION.get(action)
     if transition is None:
         raise InvalidInput(_("Unknown action."), field="action")
@@ -765,7 +772,7 @@ def perform(
         raise InvalidInput(_("Give a reason."), field="reason")
     case_id = case.pk if isinstance(case, Case) else case
     with transaction.atomic():
-        locked = Case.objects.select_for_update().get(pk=case_id)
+        locked = case if held else Case.objects.select_for_update().get(pk=case_id)
         if version is not None and locked.version != int(version):
             raise CaseChanged(
                 _("This case changed while you were looking at it. Reload and check again.")
@@ -798,7 +805,7 @@ def perform(
         from . import effects
 
         effects.after_transition(locked, event)
-    if isinstance(case, Case):
+    if isinstance(case, Case) and not held:
         case.refresh_from_db()
     return event
 

@@ -5,7 +5,9 @@ escalation steps that came due."""
 import datetime
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import transaction
@@ -52,6 +54,8 @@ class Rules:
 
 
 _rules_in_memory: tuple[str, Rules, DepartmentCalendars] | None = None
+# Inside ``rules_read_once``: a box for the rules the block read first.
+_rules_of_block: ContextVar[list | None] = ContextVar("clock_rules_of_block", default=None)
 
 
 def current_rules() -> tuple[Rules, DepartmentCalendars]:
@@ -59,17 +63,36 @@ def current_rules() -> tuple[Rules, DepartmentCalendars]:
     for as long as the token of ``RulesVersion`` stays the one they were read under (one
     query instead of seven or eight per transition). Read the token inside the
     transaction that holds the case's row lock: a change committed before it is seen, and
-    a recalculation asked by a later change waits for the lock and computes again."""
+    a recalculation asked by a later change waits for the lock and computes again.
+    Inside ``rules_read_once`` the token is read once for the whole block."""
     global _rules_in_memory
+    box = _rules_of_block.get()
+    if box:
+        return box[0]
     token = RulesVersion.objects.filter(pk=1).values_list("token", flat=True).first() or ""
     held = _rules_in_memory
-    if held is not None and held[0] == token:
-        return held[1], held[2]
-    # Read after the token: rules newer than the token are kept under it at worst, and
-    # replaced as soon as the token moves on.
-    rules, calendars = Rules(), DepartmentCalendars()
-    _rules_in_memory = (token, rules, calendars)
-    return rules, calendars
+    if held is None or held[0] != token:
+        # Read after the token: rules newer than the token are kept under it at worst,
+        # and replaced as soon as the token moves on.
+        held = _rules_in_memory = (token, Rules(), DepartmentCalendars())
+    if box is not None:
+        box.append((held[1], held[2]))
+    return held[1], held[2]
+
+
+@contextmanager
+def rules_read_once() -> Iterator[None]:
+    """One transaction's steps (filing a case as it is reported, say) share the rules
+    read by the first of them: one token read, not one per step. Enter it inside the
+    transaction; a nested block shares the outer one's rules."""
+    if _rules_of_block.get() is not None:
+        yield
+        return
+    reset = _rules_of_block.set([])
+    try:
+        yield
+    finally:
+        _rules_of_block.reset(reset)
 
 
 def step_share(step: EscalationStep, allowed: datetime.timedelta) -> float:
@@ -99,30 +122,35 @@ def clocks_update_many(
     rules: Rules | None = None,
     calendars: DepartmentCalendars | None = None,
     now=None,
+    new: dict[int, list[CaseEvent]] | None = None,
 ) -> None:
     """``clocks_update`` for several cases at once, each under its row lock: the events,
     clocks and steps of all of them are read in three queries and written in a few (a
-    batch of routings costs about what one does)."""
+    batch of routings costs about what one does). ``new``: the whole history, by case
+    id, of cases reported in this transaction, which have no clocks yet; nothing of
+    theirs is read."""
     if not cases:
         return
     now = now or timezone.now()
     if rules is None or calendars is None:
         held_rules, held_calendars = current_rules()
         rules, calendars = rules or held_rules, calendars or held_calendars
-    ids = [case.pk for case in cases]
-    events = defaultdict(list)
-    for event in (
-        CaseEvent.objects.filter(case_id__in=ids)
-        .order_by("case_id", "at", "id")
-        .only("case", "at", "action", "to_stage", "payload")
-    ):
-        events[event.case_id].append(event)
+    new = new or {}
+    events = defaultdict(list, {pk: sorted(history, key=_when) for pk, history in new.items()})
     clocks = defaultdict(dict)
-    for clock in Clock.objects.filter(case_id__in=ids):
-        clocks[clock.case_id][(clock.kind, clock.seq)] = clock
     steps = defaultdict(list)
-    for row in ClockStep.objects.filter(clock__case_id__in=ids).order_by("id"):
-        steps[row.clock_id].append(row)
+    ids = [case.pk for case in cases if case.pk not in new]
+    if ids:
+        for event in (
+            CaseEvent.objects.filter(case_id__in=ids)
+            .order_by("case_id", "at", "id")
+            .only("case", "at", "action", "to_stage", "payload")
+        ):
+            events[event.case_id].append(event)
+        for clock in Clock.objects.filter(case_id__in=ids):
+            clocks[clock.case_id][(clock.kind, clock.seq)] = clock
+        for row in ClockStep.objects.filter(clock__case_id__in=ids).order_by("id"):
+            steps[row.clock_id].append(row)
     writes = _ClockWrites()
     for case in cases:
         existing = clocks[case.pk]
@@ -164,6 +192,10 @@ def clocks_update_many(
     changed = [case for case in cases if _case_fields_changed(case, clocks[case.pk].values())]
     if changed:
         update_rows(changed, CASE_CLOCK_FIELDS)
+
+
+def _when(event: CaseEvent) -> tuple:
+    return event.at, event.pk
 
 
 class _ClockWrites:

@@ -5,6 +5,8 @@ from django.test import TestCase
 from django.urls import reverse
 
 from cases.models import Case, CaseEvent, Photo, Stage
+from clocks.models import Clock
+from clocks.services import clocks_update
 from keys.models import ApiRequestLog
 from org.models import Role
 from tests.api.base import IN_STREET_B, ApiWorldMixin
@@ -207,6 +209,40 @@ class CreateTestCase(ApiTestCase):
         self.assertEqual(len([c for c in callbacks if c.__module__ == "cases.effects"]), 1)
         hotline = {**data, "source": "hotline"}
         self.assertError(self.call("POST", CASES, hotline, user=self.li), 400, "file", "verified")
+
+    def test_a_case_filed_as_it_is_reported_is_answered_and_clocked_as_stored(self):
+        """Reported and filed in one request, the case is not read back and its clocks are
+        computed once, from the events in hand: the answer is the stored case, and the
+        clocks are those its stored history gives."""
+        data = {
+            "category": self.category.pk,
+            "description": "市民来电：井盖缺失",
+            "lon": INSIDE.x,
+            "lat": INSIDE.y,
+            "source": "leader",
+            "file": True,
+        }
+        response = self.call("POST", CASES, data, user=self.li)
+        self.assertEqual(response.status_code, 201, response.content)
+        case = Case.objects.get(pk=response.json()["id"])
+        self.assertEqual(response.json(), self.call("GET", case_url(case), user=self.li).json())
+
+        def clocks():
+            rows = Clock.objects.filter(case=case).order_by("kind", "seq")
+            fields = ("state", "deadline", "warn_at", "allowed", "started_at", "stopped_at")
+            return [
+                (c.kind, c.seq, *(getattr(c, f) for f in fields), c.deadline_version,
+                 sorted((s.step_id, s.fire_at) for s in c.steps.all()))
+                for c in rows
+            ]  # fmt: skip
+
+        written = clocks()
+        kinds = {kind: state for kind, _seq, state, *_rest in written}
+        self.assertEqual(kinds, {"case": "running", "file": "stopped", "dispatch": "running"})
+        self.assertTrue(all(row[-1] for row in written if row[2] == "running"))
+        self.assertEqual(case.deadline, next(row[3] for row in written if row[0] == "case"))
+        clocks_update(Case.objects.get(pk=case.pk))  # again, from the stored history
+        self.assertEqual(clocks(), written)
 
     def test_only_grid_workers_and_dispatchers_report(self):
         for role, person in self.personas.items():
