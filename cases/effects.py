@@ -35,11 +35,13 @@ _clocks_waiting: ContextVar[_Waiting | None] = ContextVar("clocks_waiting", defa
 @contextmanager
 def together() -> Iterator[None]:
     """Several steps of one transaction taken as one: a case reported and filed in the
-    same request, say. Inside, the clock rules are read once and the clocks of the
-    cases changed are brought up to date once, when the block ends (still inside the
-    transaction, so enter it inside ``transaction.atomic``). A block that raises updates
+    same request, say. Inside, the clock rules are read once, the clocks of the cases
+    changed are brought up to date once, when the block ends (still inside the
+    transaction, so enter it inside ``transaction.atomic``), and the map's version is
+    raised once. A block that raises updates
     nothing: its transaction is rolled back. Nested blocks join the outer one."""
     from clocks.services import clocks_update_many, rules_read_once
+    from maps.models import one_bump
 
     if _clocks_waiting.get() is not None:
         yield
@@ -49,7 +51,7 @@ def together() -> Iterator[None]:
     waiting = _Waiting()
     reset = _clocks_waiting.set(waiting)
     try:
-        with rules_read_once():
+        with rules_read_once(), one_bump():
             yield
             clocks_update_many(list(waiting.cases.values()), new=waiting.new)
     finally:

@@ -319,15 +319,11 @@ def cases_route(case_id: int, *, also: int = 0) -> dict[int, CaseEvent]:
         waiting = (
             # Lock the case rows only: the joined grid may be NULL, and PostgreSQL cannot
             # lock the nullable side of an outer join. Rows another routing holds are
-            # skipped: it routes them.
+            # skipped: it routes them. Whole rows: the workflow takes them as they are.
             Case.objects.select_for_update(of=("self",), skip_locked=True)
             .filter(needs_routing=True)
-            .select_related("category", "grid")
-            .only(
-                "stage", "point", "urgency", "community", "street", "district",
-                "category__full_code", "grid__code",
-            )
-        )  # fmt: skip
+            .select_related("category", "grid", "condition")
+        )
         cases = list(waiting.filter(pk=case_id))
         if also > 0:
             cases += list(waiting.exclude(pk=case_id).order_by("filed_at", "pk")[:also])
@@ -343,24 +339,19 @@ def cases_route(case_id: int, *, also: int = 0) -> dict[int, CaseEvent]:
         orders = [rules.order_for(case) for case in cases]
         user = router()
         try:
-            with transaction.atomic():
-                events = perform_many(orders, user)
+            # Its own savepoint: all of them or none.
+            events = perform_many(orders, user, held={case.pk: case for case in cases})
         except TransitionError:
             # One of them cannot be routed as decided (it changed meanwhile): route them
             # one by one, so that the others go ahead.
             events = []
             for order in orders:
                 try:
-                    with transaction.atomic():
-                        events.append(
-                            perform(
-                                order.case_id,
-                                order.action,
-                                user,
-                                reason=order.reason,
-                                data=order.data,
-                            )
+                    events.append(
+                        perform(
+                            order.case_id, order.action, user, reason=order.reason, data=order.data
                         )
+                    )
                 except TransitionError:
                     continue
         return {event.case_id: event for event in events}

@@ -13,6 +13,7 @@ from django.utils import timezone
 from grids.models import locate
 from grids.services import within_metres
 
+from . import effects
 from .clock import calendar_for, limit_to_deadline
 from .models import (
     SOURCES_NEEDING_VERIFICATION,
@@ -115,7 +116,8 @@ def case_report(
     else:
         stage = Stage.REPORTED
     # No savepoint of its own: a failure here fails the caller's transaction anyway.
-    with transaction.atomic(savepoint=False):
+    # Together: the new case's clocks come from its one event, with nothing to read.
+    with transaction.atomic(savepoint=False), effects.together():
         case = Case(
             source=source,
             reporter=reporter,
@@ -160,8 +162,6 @@ def case_report(
                 **({"self_handled": True} if self_handled else {}),
             },
         )
-        from . import effects
-
         effects.after_transition(case, event)
     return case
 

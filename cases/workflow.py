@@ -770,9 +770,17 @@ def perform(
     reason = (reason or "").strip()
     if transition.needs_reason and not reason:
         raise InvalidInput(_("Give a reason."), field="reason")
+    from clocks.services import rules_read_once
+
     case_id = case.pk if isinstance(case, Case) else case
-    with transaction.atomic():
-        locked = case if held else Case.objects.select_for_update().get(pk=case_id)
+    with transaction.atomic(), rules_read_once():
+        locked = (
+            case
+            if held
+            else Case.objects.select_for_update(of=("self",))
+            .select_related("category")
+            .get(pk=case_id)
+        )
         if version is not None and locked.version != int(version):
             raise CaseChanged(
                 _("This case changed while you were looking at it. Reload and check again.")
@@ -820,7 +828,9 @@ class Order:
     data: dict = field(default_factory=dict)
 
 
-def perform_many(orders: Sequence[Order], user) -> list[CaseEvent]:
+def perform_many(
+    orders: Sequence[Order], user, *, held: dict[int, Case] | None = None
+) -> list[CaseEvent]:
     """Take several actions, each on its own case, as ``user``, in one transaction: each
     exactly as ``perform`` would (the same table, checks and effects), but the rows they
     share are read once and the cases, events and clocks written in a few statements.
@@ -828,7 +838,9 @@ def perform_many(orders: Sequence[Order], user) -> list[CaseEvent]:
 
     All or nothing: the first action that cannot be taken raises its ``TransitionError``
     and nothing is changed (the caller may then take them one by one). No photos; a case
-    appears at most once.
+    appears at most once. ``held``: the cases by id, whole rows that the caller's
+    transaction has locked (with their conditions); they are changed in place instead of
+    being read again, and hold half of the work when an action is refused.
     """
     transitions = []
     for order in orders:
@@ -840,10 +852,14 @@ def perform_many(orders: Sequence[Order], user) -> list[CaseEvent]:
         transitions.append(transition)
     if len({order.case_id for order in orders}) != len(orders):
         raise InvalidInput(_("Each case at most once."), field="case")
+    from clocks.services import rules_read_once
+
     fields = [f for f in Case._meta.concrete_fields if not f.primary_key]
-    with transaction.atomic():
-        locked = Case.objects.select_for_update(of=("self",)).select_related("condition")
-        cases = locked.in_bulk([order.case_id for order in orders])
+    with transaction.atomic(), rules_read_once():
+        if held is None:
+            locked = Case.objects.select_for_update(of=("self",)).select_related("condition")
+            held = locked.in_bulk([order.case_id for order in orders])
+        cases = held
         batch = Batch()
         done, changed = [], {"stage", "version"}
         for order, transition in zip(orders, transitions, strict=True):

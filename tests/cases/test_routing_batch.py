@@ -222,7 +222,7 @@ class BatchRoutingTestCase(BatchWorldMixin, TestCase):
     def test_a_refused_batch_is_routed_case_by_case(self):
         cases = [self.filed() for _ in range(3)] + [self.filed(point=PARK)]
 
-        def refused(orders, user):
+        def refused(orders, user, **kwargs):
             raise CaseChanged("one of them changed")
 
         with mock.patch("cases.workflow.perform_many", refused):
