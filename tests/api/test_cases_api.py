@@ -212,8 +212,8 @@ class CreateTestCase(ApiTestCase):
 
     def test_a_case_filed_as_it_is_reported_is_answered_and_clocked_as_stored(self):
         """Reported and filed in one request, the case is not read back and its clocks are
-        computed once, from the events in hand: the answer is the stored case, and the
-        clocks are those its stored history gives."""
+        computed once, from the events in hand: the answer is the stored case, the clocks
+        are those its stored history gives, and the map's version is raised once."""
         data = {
             "category": self.category.pk,
             "description": "市民来电：井盖缺失",
@@ -222,10 +222,14 @@ class CreateTestCase(ApiTestCase):
             "source": "leader",
             "file": True,
         }
-        response = self.call("POST", CASES, data, user=self.li)
+        with self.captureOnCommitCallbacks() as callbacks:
+            response = self.call("POST", CASES, data, user=self.li)
         self.assertEqual(response.status_code, 201, response.content)
         case = Case.objects.get(pk=response.json()["id"])
         self.assertEqual(response.json(), self.call("GET", case_url(case), user=self.li).json())
+        # The map hears of the new case once, however many rows the request wrote.
+        bumps = [c for c in callbacks if getattr(c, "_maps_bump", False)]
+        self.assertEqual(len(bumps), 1)
 
         def clocks():
             rows = Clock.objects.filter(case=case).order_by("kind", "seq")
