@@ -1,9 +1,11 @@
 import os
 import subprocess
 import sys
+import unittest
 
 from django.core.exceptions import ImproperlyConfigured
-from django.test import SimpleTestCase
+from django.db import connection
+from django.test import SimpleTestCase, TestCase
 
 from governance.settings import BASE_DIR, envbool, parse_database_url
 
@@ -16,7 +18,10 @@ class DatabaseUrlTestCase(SimpleTestCase):
             (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]),
             ("gridgov", "grid", "s@cret", "db.example", "6543"),
         )
-        self.assertEqual(db["OPTIONS"], {"sslmode": "require"})
+        self.assertEqual(
+            db["OPTIONS"],
+            {"server_side_binding": True, "prepare_threshold": 5, "sslmode": "require"},
+        )
 
     def test_it_reads_spatialite_paths(self):
         self.assertEqual(
@@ -65,3 +70,19 @@ class DatabaseUrlTestCase(SimpleTestCase):
                 envbool("GRIDGOV_TEST_FLAG", False)
         finally:
             del os.environ["GRIDGOV_TEST_FLAG"]
+
+
+@unittest.skipUnless(connection.vendor == "postgresql", "PostgreSQL only")
+class PreparedStatementsTestCase(TestCase):
+    def test_statements_run_often_are_prepared_once_per_connection(self):
+        from org.models import User
+
+        def prepared() -> int:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+                return cursor.fetchone()[0]
+
+        before = prepared()
+        for pk in range(8):
+            list(User.objects.filter(pk=pk))  # the same statement, other parameters
+        self.assertGreater(prepared(), before)
