@@ -187,10 +187,12 @@ class CreateTestCase(ApiTestCase):
         self.assertEqual(case.photos.get().kind, Photo.Kind.BEFORE)
         self.assertEqual(case.events.get().actor, self.wang)
 
-    def test_the_centre_registers_a_hotline_call_and_may_file_it_at_once(self):
+    def centre_files_at_once(self, description: str):
+        """The centre (Li) registers a call and files it in the same request: the request's
+        data, its response and the callbacks it left for after the commit."""
         data = {
             "category": self.category.pk,
-            "description": "市民来电：路边垃圾堆放",
+            "description": description,
             "lon": INSIDE.x,
             "lat": INSIDE.y,
             "source": "leader",
@@ -199,6 +201,10 @@ class CreateTestCase(ApiTestCase):
         with self.captureOnCommitCallbacks() as callbacks:
             response = self.call("POST", CASES, data, user=self.li)
         self.assertEqual(response.status_code, 201, response.content)
+        return data, response, callbacks
+
+    def test_the_centre_registers_a_hotline_call_and_may_file_it_at_once(self):
+        data, response, callbacks = self.centre_files_at_once("市民来电：路边垃圾堆放")
         body = response.json()
         self.assertEqual(body["stage"], "filed")
         self.assertTrue(body["number"].startswith("E0102"))
@@ -214,17 +220,7 @@ class CreateTestCase(ApiTestCase):
         """Reported and filed in one request, the case is not read back and its clocks are
         computed once, from the events in hand: the answer is the stored case, the clocks
         are those its stored history gives, and the map's version is raised once."""
-        data = {
-            "category": self.category.pk,
-            "description": "市民来电：井盖缺失",
-            "lon": INSIDE.x,
-            "lat": INSIDE.y,
-            "source": "leader",
-            "file": True,
-        }
-        with self.captureOnCommitCallbacks() as callbacks:
-            response = self.call("POST", CASES, data, user=self.li)
-        self.assertEqual(response.status_code, 201, response.content)
+        _data, response, callbacks = self.centre_files_at_once("市民来电：井盖缺失")
         case = Case.objects.get(pk=response.json()["id"])
         self.assertEqual(response.json(), self.call("GET", case_url(case), user=self.li).json())
         # The map hears of the new case once, however many rows the request wrote.
