@@ -38,8 +38,8 @@ def together() -> Iterator[None]:
     same request, say. Inside, the clock rules are read once, the clocks of the cases
     changed are brought up to date once, when the block ends (still inside the
     transaction, so enter it inside ``transaction.atomic``), and the map's version is
-    raised once. A block that raises updates
-    nothing: its transaction is rolled back. Nested blocks join the outer one."""
+    raised once. A block that raises updates nothing: its transaction is rolled back.
+    Nested blocks join the outer one."""
     from clocks.services import clocks_update_many, rules_read_once
     from maps.models import one_bump
 

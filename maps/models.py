@@ -43,14 +43,12 @@ def bump_version(using: str = "default") -> None:
     counter passes the lost values again, tiles cached under them may be served for up to
     that second of changes."""
     connection = connections[using]
-    if connection.vendor == "postgresql":
-        with transaction.atomic(using=using):
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            bumped = MapVersion.objects.using(using).filter(pk=1).update(value=F("value") + 1)
-        if bumped:
-            return
-    elif MapVersion.objects.using(using).filter(pk=1).update(value=F("value") + 1):
+        bumped = MapVersion.objects.using(using).filter(pk=1).update(value=F("value") + 1)
+    if bumped:
         return
     try:
         with transaction.atomic(using=using):
