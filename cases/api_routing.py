@@ -94,7 +94,7 @@ def assignee_candidate(department) -> tuple:
     if not calendar_for(department).is_working_time(now):
         return None, _("Off duty now: the case would wait in the department's inbox.")
     with transaction.atomic():
-        chosen = choose_assignee(department, now)
+        chosen = choose_assignee(department, now, claim=False)
         transaction.set_rollback(True)
     if chosen is None:
         return None, _("No officer of the department is available (all on leave, or none).")

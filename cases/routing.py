@@ -3,12 +3,14 @@
 routing, so a lost task is made good by a periodic sweep."""
 
 import datetime
+import logging
+import threading
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,6 +33,8 @@ from .models import (
 )
 
 ROUTER_USERNAME = "gridgov-router"
+
+log = logging.getLogger(__name__)
 
 
 def router() -> User:
@@ -214,32 +218,50 @@ class Assigner:
 
     Off duty (outside the department's working time) nobody is assigned: the case waits in
     the department's inbox for the next shift rather than on one person's phone overnight.
-    Each department's policy row is locked, and its officers read, at its first case; the
-    round-robin pointer moves in memory from case to case and is written once by ``save``
-    (still under the lock), so two routings never pick from the same position.
+
+    The round-robin pointer (the officer who got the last case) is moved so that two
+    routings never pick from the same position. On PostgreSQL the positions a transaction
+    needs (``expected``: cases per department) are claimed by one statement on a
+    connection of their own that commits at once (``claim_turns``), so the pointer's row
+    is locked for that statement, not until the routing commits: routings of one
+    department run side by side. A routing that then rolls back has used up its turns (those
+    officers wait one round); ``claim=False`` (the dry run) only reads the pointer.
+    Otherwise (SQLite, which writes one transaction at a time anyway; the fewest-open-cases
+    chooser, whose counts must not change under it; a policy row the side connection
+    cannot see or lock) the policy row is locked in the routing's transaction and the
+    pointer written by ``save``.
     """
 
-    def __init__(self, when: datetime.datetime | None = None):
+    def __init__(
+        self,
+        when: datetime.datetime | None = None,
+        *,
+        expected: dict[int, int] | None = None,
+        claim: bool = True,
+    ):
         self.when = when or timezone.now()
-        # Department id -> [policy, officers, open cases per officer] (None: nobody today).
-        self._states: dict[int, list | None] = {}
+        self.expected = expected or {}
+        self.claim = claim
+        # Department id -> its state (None: nobody to assign today).
+        self._states: dict[int, _Turns | None] = {}
         self._moved: dict[int, User] = {}
 
-    def _state(self, department: Department) -> list | None:
+    def _state(self, department: Department) -> "_Turns | None":
         when = self.when
-        # The policy row, locked, with its calendar and that calendar's kind of day today
-        # (in the site's zone): one query. Its first use creates the row.
+        # The policy row with its calendar and that calendar's kind of day today (in the
+        # site's zone): one query. Its first use creates the row.
         day = timezone.localdate(when)
         days = CalendarDay.objects.filter(day=day).values("kind")
         policies = (
-            DepartmentPolicy.objects.select_for_update(of=("self",))
-            .select_related("calendar")
+            DepartmentPolicy.objects.select_related("calendar")
             .annotate(
                 own_day=Subquery(days.filter(calendar=OuterRef("calendar"))[:1]),
                 national_day=Subquery(days.filter(calendar__isnull=True)[:1]),
             )
             .filter(department=department)
         )
+        if not self._claims_aside():
+            policies = policies.select_for_update(of=("self",))
         policy = policies.first()
         if policy is None:
             DepartmentPolicy.objects.get_or_create(department=department)
@@ -249,14 +271,25 @@ class Assigner:
         candidates = list(available_officers(department, when))
         if not candidates:
             return None
-        loads = {}
+        state = _Turns(policy, candidates, here=not self._claims_aside())
         if policy.chooser == DepartmentPolicy.Chooser.LEAST_OPEN:
-            loads = dict(
+            if self._claims_aside():  # the counts are read under the row's lock
+                self._lock(state)
+            state.loads = dict(
                 Case.objects.filter(assignee__in=candidates, stage__in=OPEN_STAGES)
                 .values_list("assignee")
                 .annotate(n=Count("id"))
             )
-        return [policy, candidates, loads]
+        return state
+
+    def _claims_aside(self) -> bool:
+        return self.claim and connection.vendor == "postgresql"
+
+    @staticmethod
+    def _lock(state: "_Turns") -> None:
+        """Lock the policy row in this transaction and read its pointer again."""
+        state.policy = DepartmentPolicy.objects.select_for_update().get(pk=state.policy.pk)
+        state.here = True
 
     def choose(self, department: Department) -> User | None:
         if department.pk not in self._states:
@@ -264,11 +297,24 @@ class Assigner:
         state = self._states[department.pk]
         if state is None:
             return None
-        policy, candidates, loads = state
+        policy, candidates = state.policy, state.candidates
         if policy.chooser == DepartmentPolicy.Chooser.LEAST_OPEN:
+            loads = state.loads
             chosen = min(candidates, key=lambda user: (loads.get(user.pk, 0), user.pk))
             loads[chosen.pk] = loads.get(chosen.pk, 0) + 1
         else:
+            if not state.here and not state.turns:
+                # As many turns as this transaction expects to dispatch, then one by one.
+                count = self.expected.pop(department.pk, 1)
+                claimed = claim_turns(policy.pk, [user.pk for user in candidates], count)
+                if claimed is None:  # the side connection could not: lock the row here
+                    self._lock(state)
+                else:
+                    by_id = {user.pk: user for user in candidates}
+                    state.turns = [by_id[pk] for pk in claimed]
+            if not state.here:
+                return state.turns.pop(0)
+            policy = state.policy
             after = [
                 user
                 for user in candidates
@@ -280,15 +326,85 @@ class Assigner:
         return chosen
 
     def save(self) -> None:
-        """Write the pointers that moved (call before the transaction commits)."""
+        """Write the pointers moved in this transaction (call before it commits)."""
         for pk, user in self._moved.items():
             DepartmentPolicy.objects.filter(pk=pk).update(last_assigned=user)
         self._moved.clear()
 
 
-def choose_assignee(department: Department, when: datetime.datetime | None = None) -> User | None:
-    """The officer ``Assigner`` picks for one case (call inside a transaction)."""
-    assigner = Assigner(when)
+@dataclass
+class _Turns:
+    """One department's state in an ``Assigner``."""
+
+    policy: DepartmentPolicy
+    candidates: list[User]
+    loads: dict[int, int] = field(default_factory=dict)  # open cases per officer
+    turns: list[User] = field(default_factory=list)  # claimed aside, not yet given
+    here: bool = False  # the row is locked in this transaction
+
+
+# The round-robin pointer moved in one statement that commits at once: the officers in
+# ``candidates`` (ids in ascending order) after the pointer, ``count`` of them, round and
+# round; the pointer ends on the last. The officer's position is counted from the old
+# pointer (an officer who has left still counts from where they were).
+CLAIM_TURNS = """
+UPDATE cases_departmentpolicy AS policy
+SET last_assigned_id = (%(ids)s::bigint[])[
+  (((SELECT count(*) FROM unnest(%(ids)s::bigint[]) AS officer(pk)
+     WHERE officer.pk <= coalesce(policy.last_assigned_id, 0))
+    + %(count)s - 1) %% cardinality(%(ids)s::bigint[]) + 1)::integer]
+WHERE policy.id = %(policy)s
+RETURNING policy.last_assigned_id
+"""
+
+_aside = threading.local()
+_aside_all: list = []  # every thread's, to close them all
+
+
+def claim_turns(policy_id: int, ids: list[int], count: int) -> list[int] | None:
+    """The next ``count`` officers of the round (``ids`` ascending) for a department's
+    policy, the pointer moved past them and committed at once on a PostgreSQL connection
+    of this thread's own. None when that cannot be done: the row is not there for that
+    connection (created in a transaction not yet committed), or it stays locked for a
+    second (by the caller's own transaction, say), or the connection fails."""
+    wrapper = getattr(_aside, "wrapper", None)
+    if wrapper is None or wrapper.settings_dict["NAME"] != connection.settings_dict["NAME"]:
+        settings_dict = dict(connection.settings_dict)
+        options = dict(settings_dict.get("OPTIONS") or {})
+        options["options"] = f"{options.get('options', '')} -c lock_timeout=1000".strip()
+        settings_dict["OPTIONS"] = options
+        wrapper = _aside.wrapper = type(connections[DEFAULT_DB_ALIAS])(settings_dict)
+        wrapper.inc_thread_sharing()  # closed from the thread that closes them all
+        _aside_all.append(wrapper)
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute(CLAIM_TURNS, {"ids": ids, "count": count, "policy": policy_id})
+            row = cursor.fetchone()
+    except DatabaseError:
+        log.warning("Could not claim round-robin turns aside; locking the row.", exc_info=True)
+        wrapper.close()
+        return None
+    if row is None:
+        return None
+    last = ids.index(row[0])
+    return [ids[(last - count + 1 + i) % len(ids)] for i in range(count)]
+
+
+def close_claims_connections() -> None:
+    """Close the connections of ``claim_turns`` (each opens again when next needed)."""
+    for wrapper in list(_aside_all):
+        try:
+            wrapper.close()
+        except DatabaseError:
+            pass
+
+
+def choose_assignee(
+    department: Department, when: datetime.datetime | None = None, *, claim: bool = True
+) -> User | None:
+    """The officer ``Assigner`` picks for one case (call inside a transaction); with
+    ``claim=False`` the one it would pick, the pointer left where it is."""
+    assigner = Assigner(when, claim=claim)
     chosen = assigner.choose(department)
     assigner.save()
     return chosen

@@ -9,6 +9,7 @@ saves the case and enqueues side effects on commit. The case page's buttons, the
 """
 
 import datetime
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -71,9 +72,12 @@ class Batch:
     ``perform_many`` many): rows read once, and the officer chooser, whose moved pointers
     are written when the batch is saved."""
 
-    def __init__(self):
+    def __init__(self, dispatches: dict[int, int] | None = None):
         self._found: dict = {}
         self._assigner = None
+        # Cases per department this batch expects to dispatch (the chooser claims as
+        # many turns at once).
+        self.dispatches = dispatches or {}
 
     def once(self, key, read: Callable[[], object]):
         if key not in self._found:
@@ -85,7 +89,7 @@ class Batch:
         if self._assigner is None:
             from .routing import Assigner
 
-            self._assigner = Assigner()
+            self._assigner = Assigner(expected=dict(self.dispatches))
         return self._assigner
 
     def save(self) -> None:
@@ -860,7 +864,9 @@ def perform_many(
             locked = Case.objects.select_for_update(of=("self",)).select_related("condition")
             held = locked.in_bulk([order.case_id for order in orders])
         cases = held
-        batch = Batch()
+        batch = Batch(
+            Counter(o.data["department"] for o in orders if o.data.get("department") is not None)
+        )
         done, changed = [], {"stage", "version"}
         for order, transition in zip(orders, transitions, strict=True):
             case = cases.get(order.case_id)

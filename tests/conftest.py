@@ -169,3 +169,13 @@ def messages_in_english():
 
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def claims_connection_closed(django_db_setup):
+    """Routing claims round-robin turns on a connection of its own (PostgreSQL): closed
+    before the test database is dropped, which an open connection would prevent."""
+    yield
+    from cases.routing import close_claims_connections
+
+    close_claims_connections()
