@@ -1,9 +1,11 @@
 """Routing through the real Redis broker and a real Celery worker process (PostGIS + Redis).
 
 Cases are reports sampled from the stored cases of the demo district (their category,
-place and urgency, so the mix of categories and departments is the generator's), filed
-through the product's path: ``case_report`` and ``perform(case, "file")``, whose commit
-enqueues ``route_case`` for the worker (two pool processes, as in production).
+place and urgency, so the mix of categories and departments is the generator's),
+registered and filed by the command centre in one transaction, as the API does for a
+call filed at once (``case_report`` and ``perform(case, "file")`` in
+``effects.together()``); the commit enqueues ``route_case`` for the worker (two pool
+processes, as in production).
 
 (a) Filed -> assigned latency at a steady 50 cases/s: the routing event's time minus the
     filing event's time (both written inside their transactions, just before commit).
@@ -21,16 +23,18 @@ the benchmark database (events cannot be deleted); each run adds about 2,000.
 """
 
 import multiprocessing
+import os
 import statistics
 import time
 from contextlib import contextmanager
 
 from django.contrib.gis.geos import Point
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
-from bench import percentile, report
+from bench import percentile, report, vacuum
 from bench import worker as bench_worker
 from bench.tasks import NOOP_KEY, client, noop
+from cases import effects
 from cases.models import (
     OPEN_STAGES,
     Case,
@@ -46,12 +50,12 @@ from cases.workflow import perform
 from org.models import Department, Role, User
 
 RATE = 50  # cases (and floor tasks) per second
-ROUNDS = 2
+ROUNDS = 3
 PER_ROUND = 250  # 5 s at 50/s
 GOAL_P95_MS = 250
-BACKLOG = 500
+BACKLOG = 2000
 GOAL_RATE = 300
-FILERS = 3  # processes filing, each with its own connection: one filing takes ~20 ms
+FILERS = 3  # processes filing, each with its own connection: one filing takes ~17 ms of CPU
 ROUTED = ("dispatch", "route_none")
 ROUND_THE_CLOCK = "基准测试：全天候"
 
@@ -125,15 +129,17 @@ def _file_one(i: int) -> tuple[int, int]:
     if rate:
         time.sleep(max(0.0, begin + i / rate - time.time()))
     category, x, y, urgency = specs[i]
-    case = case_report(
-        reporter=_filing["reporter"],
-        source=Source.PATROL,
-        point=Point(x, y, srid=4326),
-        category=category,
-        description="路由基准测试",
-        urgency=urgency,
-    )
-    perform(case, "file", _filing["dispatcher"])
+    dispatcher = _filing["dispatcher"]
+    with transaction.atomic(), effects.together():
+        case = case_report(
+            reporter=dispatcher,
+            source=Source.LEADER,
+            point=Point(x, y, srid=4326),
+            category=category,
+            description="路由基准测试",
+            urgency=urgency,
+        )
+        perform(case, "file", dispatcher, held=True)
     return i, case.pk
 
 
@@ -146,7 +152,6 @@ def file_all(specs: list[tuple], rate: float | None) -> tuple[list[int], float]:
         specs=specs,
         rate=rate,
         begin=time.time() + 0.5,
-        reporter=User.objects.filter(role_grants__role=Role.GRID_WORKER, is_active=True).first(),
         dispatcher=User.objects.filter(role_grants__role=Role.DISPATCHER, is_active=True).first(),
     )
     connections.close_all()  # each process opens its own
@@ -219,6 +224,42 @@ def noop_round(count: int, rate: float) -> list[float]:
         sent, ran = map(float, item.split())
         out.append(ran - sent)
     return out
+
+
+def machine() -> tuple[int, int]:
+    """(all, idle) CPU ticks of the machine since boot."""
+    with open("/proc/stat") as f:
+        ticks = [int(n) for n in f.readline().split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]
+
+
+def cpu_by_part() -> dict[str, float]:
+    """CPU seconds used so far by the filers (this process and its reaped children), the
+    Celery worker, and PostgreSQL (its exited backends count under the postmaster)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parts: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = sum(int(n) for n in fields[11:15]) / tick
+        if int(pid) == os.getpid():
+            part = "filing"
+        elif "celery" in command:
+            part = "worker"
+        elif "postgres" in command:
+            part = "PostgreSQL"
+        else:
+            continue
+        parts[part] = parts.get(part, 0.0) + seconds
+    return parts
 
 
 def ms(samples: list[float]) -> str:
@@ -332,16 +373,31 @@ def throughput(specs: list[tuple], workers: list) -> None:
 
 def latency(specs: list[tuple]) -> None:
     figure, floor, unassigned, achieved = [], [], 0, []
+    used: dict[str, float] = {}
+    busy = [0, 0]
     for round_ in range(ROUNDS):
         drain()
         floor += noop_round(PER_ROUND, RATE)
         chunk = specs[round_ * PER_ROUND : (round_ + 1) * PER_ROUND]
+        before, (total, idle) = cpu_by_part(), machine()
         ids, seconds = file_all(chunk, RATE)
         achieved.append(len(ids) / seconds)
         wait_routed(ids)
+        after, (total_after, idle_after) = cpu_by_part(), machine()
+        for part, seconds in after.items():
+            used[part] = used.get(part, 0.0) + seconds - before.get(part, 0.0)
+        busy[0] += (total_after - total) - (idle_after - idle)
+        busy[1] += total_after - total
         found, missed = latencies(ids)
         figure += found
         unassigned += missed
+    cases = ROUNDS * PER_ROUND
+    print(
+        "CPU per case while filing and routing: "
+        + ", ".join(f"{part} {1000 * used[part] / cases:.1f} ms" for part in sorted(used))
+        + f"; the machine's {os.cpu_count()} cores {100 * busy[0] / max(busy[1], 1):.0f} % busy",
+        flush=True,
+    )
     p95 = percentile(figure, 95) * 1000
     report(
         f"filed -> assigned latency at {RATE} cases/s through Redis and a worker",
@@ -372,7 +428,9 @@ def run() -> None:
     with round_the_clock():
         try:
             recalculation(workers)
+            vacuum()
             throughput(specs[:BACKLOG], workers)
+            vacuum()
             latency(specs[BACKLOG:])
         finally:
             for process in workers:
