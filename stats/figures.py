@@ -43,6 +43,7 @@ from .models import (
     CaseFact,
     CategoryDay,
     DailyFact,
+    GridDay,
 )
 from .rollup import COUNTERS, EVENT_COUNTERS, NOT_DUE, bucket_top
 
@@ -366,19 +367,21 @@ def weekly(daily: list[dict]) -> list[dict]:
 
 
 def hot_grids(place, scope, period: Period) -> list[tuple]:
-    queryset = DailyFact.objects.filter(level=GRID, day__range=(period.start, period.end))
+    """The unit grids with the most reports. Across every department they are read from
+    the rows per grid and day (``GridDay``); an officer's from the grid rows of their
+    departments."""
+    if scope.departments is None:
+        queryset = GridDay.objects.filter(day__range=(period.start, period.end))
+    else:
+        queryset = DailyFact.objects.filter(
+            level=GRID, day__range=(period.start, period.end), department__in=scope.departments
+        ).filter(reported__gt=0)
     if place is not None:
         queryset = queryset.filter(**{place.field: place.id})
     if scope.grids is not None:
         queryset = queryset.filter(grid__in=scope.grids)
-    if scope.departments is not None:
-        queryset = queryset.filter(department__in=scope.departments)
     top = list(
-        queryset.filter(reported__gt=0)
-        .values("grid")
-        .order_by()
-        .annotate(n=Sum("reported"))
-        .order_by("-n", "grid")[:TOP]
+        queryset.values("grid").order_by().annotate(n=Sum("reported")).order_by("-n", "grid")[:TOP]
     )
     codes = dict(
         UnitGrid.objects.filter(pk__in=[row["grid"] for row in top]).values_list("pk", "code")

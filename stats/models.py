@@ -178,3 +178,26 @@ class CategoryDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} level {self.level} category {self.category}"
+
+
+class GridDay(models.Model):
+    """Reports per day and unit grid, every department together: the hotspot grids of a
+    supervisor's page read a month of these (grids × days rows) rather than the grid rows
+    of each department (five times as many at a district's busiest)."""
+
+    day = models.DateField()
+    district = models.IntegerField(default=0)
+    street = models.IntegerField(default=0)
+    community = models.IntegerField(default=0)
+    grid = models.IntegerField(default=0)
+    reported = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "district", "street", "community", "grid"], name="gridday_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} grid {self.grid}"

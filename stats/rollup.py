@@ -39,6 +39,7 @@ from .models import (
     CaseFact,
     CategoryDay,
     DailyFact,
+    GridDay,
     RollupState,
 )
 
@@ -67,7 +68,7 @@ CASE_FIELDS = (
 )  # fmt: skip
 EVENT_FIELDS = ("id", "case_id", "at", "action", "from_stage", "to_stage")
 # The tables a rebuild writes anew.
-ROLLUP_MODELS = (CaseFact, DailyFact, CategoryDay)
+ROLLUP_MODELS = (CaseFact, DailyFact, CategoryDay, GridDay)
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -196,6 +197,7 @@ class Deltas:
         self.daily: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
         self.hist: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
         self.category: dict[tuple, int] = defaultdict(int)
+        self.grid: dict[tuple, int] = defaultdict(int)
 
     def add(self, fact: CaseFact, sign: int) -> None:
         rows = places(fact)
@@ -214,12 +216,20 @@ class Deltas:
         day = local_day(fact.reported_at)
         for place in rows:
             self.category[(day, *place, fact.department, fact.category)] += sign
+        self.grid[(day, *rows[GRID][1:])] += sign
 
     def __bool__(self) -> bool:
-        return bool(self.daily or self.category)
+        return bool(self.daily or self.category or self.grid)
 
 
 KEY_FIELDS = ("day", "level", "district", "street", "community", "grid", "department")
+GRID_DAY_FIELDS = ("day", "district", "street", "community", "grid")
+# The key of each table of counts.
+KEYS = {
+    DailyFact: KEY_FIELDS,
+    CategoryDay: (*KEY_FIELDS, "category"),
+    GridDay: GRID_DAY_FIELDS,
+}
 
 
 def merge_hist(hist: dict, changes: dict) -> dict:
@@ -244,7 +254,7 @@ def existing_rows(model, keys: Iterable[tuple]) -> dict[tuple, object]:
     """The rows of ``model`` for exactly these keys: each chunk of keys joined as a VALUES
     list (reading a superset of days, places and departments and filtering it here read
     most of the table for a catch-up spread over months)."""
-    fields = (*KEY_FIELDS, "category") if model is CategoryDay else KEY_FIELDS
+    fields = KEYS[model]
     columns = ", ".join(fields)
     table = model._meta.db_table
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -302,23 +312,27 @@ def apply(deltas: Deltas) -> None:
             update.append(row)
     replace_rows(DailyFact, create, update, delete)
 
-    changes = {k: n for k, n in deltas.category.items() if n}
-    rows = existing_rows(CategoryDay, changes)
+    add_counts(CategoryDay, "reported", deltas.category)
+    add_counts(GridDay, "reported", deltas.grid)
+
+
+def add_counts(model, counter: str, changes: dict[tuple, int]) -> None:
+    """Add the changes to the one counter of ``model``'s rows (by their key); rows that fall
+    to nothing are deleted."""
+    changes = {k: n for k, n in changes.items() if n}
+    fields = KEYS[model]
+    rows = existing_rows(model, changes)
     create, update, delete = [], [], []
     for key, n in changes.items():
         row = rows.get(key)
         if row is None:
-            create.append(
-                CategoryDay(
-                    **dict(zip(KEY_FIELDS, key[:7], strict=True)), category=key[7], reported=n
-                )
-            )
-        elif row.reported + n:
-            row.reported += n
+            create.append(model(**dict(zip(fields, key, strict=True)), **{counter: n}))
+        elif getattr(row, counter) + n:
+            setattr(row, counter, getattr(row, counter) + n)
             update.append(row)
         else:
             delete.append(row.pk)
-    replace_rows(CategoryDay, create, update, delete)
+    replace_rows(model, create, update, delete)
 
 
 def compute_facts(case_ids: Iterable[int], calendars: DepartmentCalendars) -> dict[int, CaseFact]:
@@ -500,6 +514,14 @@ def write_rebuilt(facts: list[CaseFact], deltas: Deltas) -> None:
         ),
         batch_size=5000,
     )
+    GridDay.objects.bulk_create(
+        (
+            GridDay(**dict(zip(GRID_DAY_FIELDS, key, strict=True)), reported=n)
+            for key, n in sorted(deltas.grid.items())
+            if n
+        ),
+        batch_size=5000,
+    )
 
 
 def daily_order(key: tuple) -> tuple:
@@ -517,5 +539,9 @@ def snapshot() -> dict:
         (*(row[f] for f in KEY_FIELDS), row["category"]): row["reported"]
         for row in CategoryDay.objects.values(*KEY_FIELDS, "category", "reported")
     }
+    grid = {
+        tuple(row[f] for f in GRID_DAY_FIELDS): row["reported"]
+        for row in GridDay.objects.values(*GRID_DAY_FIELDS, "reported")
+    }
     facts = {f.case_id: signature(f) for f in CaseFact.objects.all()}
-    return {"daily": daily, "category": category, "facts": facts}
+    return {"daily": daily, "category": category, "grid": grid, "facts": facts}
