@@ -44,6 +44,7 @@ from .models import (
     CategoryDay,
     DailyFact,
     GridDay,
+    HandlingDay,
 )
 from .rollup import COUNTERS, EVENT_COUNTERS, NOT_DUE, bucket_top
 
@@ -225,12 +226,14 @@ def percentile(buckets: dict[str, int], share: float) -> float | None:
 
 
 def histogram(place, scope, period: Period) -> dict[str, dict[str, int]]:
+    """Handling times of the cases closed in the period: across every department from the
+    rows per day and place (``HandlingDay``), an officer's from their departments' rows."""
     merged: dict[str, dict[str, int]] = {"wall": defaultdict(int), "work": defaultdict(int)}
-    for hist in (
-        rows(DailyFact, place, scope)
-        .filter(day__range=(period.start, period.end), closed__gt=0)
-        .values_list("hist", flat=True)
-    ):
+    if scope.departments is None:
+        found = rows(HandlingDay, place, scope)
+    else:
+        found = rows(DailyFact, place, scope).filter(closed__gt=0)
+    for hist in found.filter(day__range=(period.start, period.end)).values_list("hist", flat=True):
         for kind, buckets in hist.items():
             for bucket, n in buckets.items():
                 merged[kind][bucket] += n

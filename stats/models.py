@@ -201,3 +201,37 @@ class GridDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} grid {self.grid}"
+
+
+class HandlingDay(models.Model):
+    """The handling-time histogram of the cases closed per day and place, every department
+    together: a supervisor's average and P90 handling times read a month of these (one row
+    a day for a district) rather than the row of each department."""
+
+    day = models.DateField()
+    level = models.PositiveSmallIntegerField()
+    district = models.IntegerField(default=0)
+    street = models.IntegerField(default=0)
+    community = models.IntegerField(default=0)
+    grid = models.IntegerField(default=0)
+    # As DailyFact.hist: {"wall": {bucket: n}, "work": {...}}.
+    hist = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "level", "district", "street", "community", "grid"],
+                name="handlingday_key",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=[field, "day"],
+                name=f"handlingday_{field}",
+                condition=models.Q(level=level),
+            )
+            for level, field in enumerate(LEVEL_FIELDS)
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} level {self.level}"

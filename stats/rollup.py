@@ -40,6 +40,7 @@ from .models import (
     CategoryDay,
     DailyFact,
     GridDay,
+    HandlingDay,
     RollupState,
 )
 
@@ -68,7 +69,7 @@ CASE_FIELDS = (
 )  # fmt: skip
 EVENT_FIELDS = ("id", "case_id", "at", "action", "from_stage", "to_stage")
 # The tables a rebuild writes anew.
-ROLLUP_MODELS = (CaseFact, DailyFact, CategoryDay, GridDay)
+ROLLUP_MODELS = (CaseFact, DailyFact, CategoryDay, GridDay, HandlingDay)
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -196,6 +197,8 @@ class Deltas:
     def __init__(self):
         self.daily: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
         self.hist: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+        # The same histograms, every department together (HandlingDay).
+        self.handling: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
         self.category: dict[tuple, int] = defaultdict(int)
         self.grid: dict[tuple, int] = defaultdict(int)
 
@@ -213,6 +216,9 @@ class Deltas:
                 key = (day, *place, fact.department)
                 self.hist[key][("wall", bucket_of(fact.wall_seconds))] += sign
                 self.hist[key][("work", bucket_of(fact.work_seconds))] += sign
+                everyone = self.handling[(day, *place)]
+                everyone[("wall", bucket_of(fact.wall_seconds))] += sign
+                everyone[("work", bucket_of(fact.work_seconds))] += sign
         day = local_day(fact.reported_at)
         for place in rows:
             self.category[(day, *place, fact.department, fact.category)] += sign
@@ -224,11 +230,13 @@ class Deltas:
 
 KEY_FIELDS = ("day", "level", "district", "street", "community", "grid", "department")
 GRID_DAY_FIELDS = ("day", "district", "street", "community", "grid")
+HANDLING_FIELDS = ("day", "level", "district", "street", "community", "grid")
 # The key of each table of counts.
 KEYS = {
     DailyFact: KEY_FIELDS,
     CategoryDay: (*KEY_FIELDS, "category"),
     GridDay: GRID_DAY_FIELDS,
+    HandlingDay: HANDLING_FIELDS,
 }
 
 
@@ -314,6 +322,20 @@ def apply(deltas: Deltas) -> None:
 
     add_counts(CategoryDay, "reported", deltas.category)
     add_counts(GridDay, "reported", deltas.grid)
+
+    rows = existing_rows(HandlingDay, deltas.handling)
+    create, update, delete = [], [], []
+    for key, changes in deltas.handling.items():
+        row = rows.get(key) or HandlingDay(**dict(zip(HANDLING_FIELDS, key, strict=True)))
+        row.hist = merge_hist(row.hist, changes)
+        if row.pk is None:
+            if row.hist:
+                create.append(row)
+        elif row.hist:
+            update.append(row)
+        else:
+            delete.append(row.pk)
+    replace_rows(HandlingDay, create, update, delete)
 
 
 def add_counts(model, counter: str, changes: dict[tuple, int]) -> None:
@@ -522,6 +544,16 @@ def write_rebuilt(facts: list[CaseFact], deltas: Deltas) -> None:
         ),
         batch_size=5000,
     )
+    HandlingDay.objects.bulk_create(
+        (
+            HandlingDay(**dict(zip(HANDLING_FIELDS, key, strict=True)), hist=hist)
+            for key, changes in sorted(
+                deltas.handling.items(), key=lambda item: daily_order(item[0])
+            )
+            if (hist := merge_hist({}, changes))
+        ),
+        batch_size=5000,
+    )
 
 
 def daily_order(key: tuple) -> tuple:
@@ -543,5 +575,11 @@ def snapshot() -> dict:
         tuple(row[f] for f in GRID_DAY_FIELDS): row["reported"]
         for row in GridDay.objects.values(*GRID_DAY_FIELDS, "reported")
     }
+    handling = {
+        tuple(row[f] for f in HANDLING_FIELDS): row["hist"]
+        for row in HandlingDay.objects.values(*HANDLING_FIELDS, "hist")
+    }
     facts = {f.case_id: signature(f) for f in CaseFact.objects.all()}
-    return {"daily": daily, "category": category, "grid": grid, "facts": facts}
+    return {
+        "daily": daily, "category": category, "grid": grid, "handling": handling, "facts": facts,
+    }  # fmt: skip
