@@ -384,8 +384,8 @@ def latency(specs: list[tuple]) -> None:
         achieved.append(len(ids) / seconds)
         wait_routed(ids)
         after, (total_after, idle_after) = cpu_by_part(), machine()
-        for part, seconds in after.items():
-            used[part] = used.get(part, 0.0) + seconds - before.get(part, 0.0)
+        for part, spent in after.items():
+            used[part] = used.get(part, 0.0) + spent - before.get(part, 0.0)
         busy[0] += (total_after - total) - (idle_after - idle)
         busy[1] += total_after - total
         found, missed = latencies(ids)

@@ -212,13 +212,18 @@ class Deltas:
                     row[counter] += sign * n
         if fact.wall_seconds is not None:
             day = local_day(fact.closed_at)
+            buckets = (
+                ("wall", bucket_of(fact.wall_seconds)),
+                ("work", bucket_of(fact.work_seconds)),
+            )
             for place in rows:
-                key = (day, *place, fact.department)
-                self.hist[key][("wall", bucket_of(fact.wall_seconds))] += sign
-                self.hist[key][("work", bucket_of(fact.work_seconds))] += sign
-                everyone = self.handling[(day, *place)]
-                everyone[("wall", bucket_of(fact.wall_seconds))] += sign
-                everyone[("work", bucket_of(fact.work_seconds))] += sign
+                # The department's row, and the row of every department together.
+                for hist in (
+                    self.hist[(day, *place, fact.department)],
+                    self.handling[(day, *place)],
+                ):
+                    for bucket in buckets:
+                        hist[bucket] += sign
         day = local_day(fact.reported_at)
         for place in rows:
             self.category[(day, *place, fact.department, fact.category)] += sign
