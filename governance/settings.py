@@ -266,6 +266,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django support closes every database connection before and after each task
+# unless told to keep them for a number of tasks. Each routing then opened a PostgreSQL
+# connection of its own: a new server process with cold caches (planning its first
+# statements took 2-3 ms each) and no prepared statements. Kept for this many tasks;
+# between tasks governance/celery.py closes them as Django does between requests
+# (CONN_MAX_AGE, health checks, a connection that had an error).
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 10_000)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues by purpose, so that a flood of notifications cannot delay routing.
 # Event feeds have their own queue: a slow receiver must not hold up people's notifications.
