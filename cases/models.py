@@ -799,3 +799,17 @@ class RoutingRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RoutingVersion(models.Model):
+    """One row: a token that changes with every write to what routing reads besides the
+    case (the rules, categories, departments and areas, the departments' policies and
+    calendars, officers, their roles, memberships and leave). Database triggers write it
+    in the writing transaction, whatever wrote, so that a worker process may keep those
+    rows in memory for as long as the token stays the one it read them under
+    (``routing.held_for_routing``). Moving the round-robin pointer is not a change."""
+
+    token = models.CharField(max_length=32, default="")
+
+    def __str__(self) -> str:
+        return self.token

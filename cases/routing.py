@@ -2,6 +2,7 @@
 (filters, then a chooser). Runs in a Celery task; the case row remembers it still needs
 routing, so a lost task is made good by a periodic sweep."""
 
+import copy
 import datetime
 import logging
 import threading
@@ -27,6 +28,7 @@ from .models import (
     Category,
     DepartmentPolicy,
     RoutingRule,
+    RoutingVersion,
     Stage,
     Urgency,
     WorkingCalendar,
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 
 
 def router() -> User:
-    """The account routing acts as, so that its events say who decided: the rules."""
+    """The account routing acts as, so that its events say who decided: the rules
+    (``held_for_routing().router`` keeps it in a worker's memory)."""
     # The account and its roles in one query (the workflow asks for its role next).
     grants = list(RoleGrant.objects.filter(user__username=ROUTER_USERNAME).select_related("user"))
     if grants:
@@ -53,6 +56,52 @@ def router() -> User:
         user.save(update_fields=["password"])
         RoleGrant.objects.create(user=user, role=Role.SYSTEM)
     return user
+
+
+@dataclass
+class Held:
+    """What routing reads besides the cases, kept in a process's memory for as long as
+    the token of ``RoutingVersion`` (written by triggers on every table it comes from)
+    stays the one it was read under: a routing task then reads the token instead of the
+    rules, the departments, the router account and each department's policy and
+    officers (six queries of a routing's two dozen, and most of its Python time)."""
+
+    token: str
+    # Every active rule of an active department, in the order routing tries them.
+    rules: list[tuple] = field(default_factory=list)
+    departments: dict[int, Department] = field(default_factory=dict)
+    router: User | None = None
+    # (department id, local day) -> its policy (with its calendar and the kinds of that
+    # day) and its officers not on leave that day; filled as departments are routed to.
+    assignable: dict[tuple[int, datetime.date], tuple] = field(default_factory=dict)
+
+
+_held: Held | None = None
+
+
+def held_for_routing() -> Held:
+    """The routing rows kept in memory, read again when the token has moved. Read it in
+    the routing's transaction: a change committed before it is seen. Rows newer than the
+    token are kept under it at worst, and read again as soon as the token moves on."""
+    global _held
+    token = _routing_token()
+    held = _held
+    if held is None or held.token != token:
+        held = Held(
+            token,
+            rules=list(active_rules().values_list(*RuleSet.COLUMNS)),
+            departments=Department.objects.filter(is_active=True).in_bulk(),
+            router=router(),
+        )
+        # Not kept when this transaction itself changed them (it created the router
+        # account, say): it may yet roll back, and the token with it.
+        if _routing_token() == token:
+            _held = held
+    return held
+
+
+def _routing_token() -> str:
+    return RoutingVersion.objects.filter(pk=1).values_list("token", flat=True).first() or ""
 
 
 def decision_reason(rule_name: str | None, priority: int = 0, department: str = "") -> str:
@@ -238,37 +287,35 @@ class Assigner:
         *,
         expected: dict[int, int] | None = None,
         claim: bool = True,
+        held: Held | None = None,
     ):
         self.when = when or timezone.now()
         self.expected = expected or {}
         self.claim = claim
+        # The policies and officers kept in memory (a routing task's), or None: read them.
+        self.held = held
         # Department id -> its state (None: nobody to assign today).
         self._states: dict[int, _Turns | None] = {}
         self._moved: dict[int, User] = {}
 
     def _state(self, department: Department) -> "_Turns | None":
         when = self.when
-        # The policy row with its calendar and that calendar's kind of day today (in the
-        # site's zone): one query. Its first use creates the row.
         day = timezone.localdate(when)
-        days = CalendarDay.objects.filter(day=day).values("kind")
-        policies = (
-            DepartmentPolicy.objects.select_related("calendar")
-            .annotate(
-                own_day=Subquery(days.filter(calendar=OuterRef("calendar"))[:1]),
-                national_day=Subquery(days.filter(calendar__isnull=True)[:1]),
-            )
-            .filter(department=department)
-        )
-        if not self._claims_aside():
-            policies = policies.select_for_update(of=("self",))
-        policy = policies.first()
-        if policy is None:
-            DepartmentPolicy.objects.get_or_create(department=department)
-            policy = policies.get()
+        if self.held is not None and self._claims_aside():
+            # Kept in memory: the pointer is not read from the row here (claims move it,
+            # and a lock reads it again), so a copy of the row read earlier will do.
+            key = (department.pk, day)
+            kept = self.held.assignable.get(key)
+            if kept is None:
+                policy, candidates, created = self._assignable(department, day)
+                if not created:  # a row this transaction created may yet roll back
+                    self.held.assignable[key] = (policy, candidates)
+            else:
+                policy, candidates = copy.copy(kept[0]), list(kept[1])
+        else:
+            policy, candidates, _created = self._assignable(department, day)
         if not on_duty(policy.calendar, when, (day, policy.own_day, policy.national_day)):
             return None
-        candidates = list(available_officers(department, when))
         if not candidates:
             return None
         state = _Turns(policy, candidates, here=not self._claims_aside())
@@ -281,6 +328,30 @@ class Assigner:
                 .annotate(n=Count("id"))
             )
         return state
+
+    def _assignable(
+        self, department: Department, day: datetime.date
+    ) -> tuple[DepartmentPolicy, list[User], bool]:
+        """The department's policy row, with its calendar and that calendar's kind of
+        ``day`` (one query; its first use creates the row), locked unless turns are
+        claimed aside; its officers not on leave that day; whether the row was created."""
+        days = CalendarDay.objects.filter(day=day).values("kind")
+        policies = (
+            DepartmentPolicy.objects.select_related("calendar")
+            .annotate(
+                own_day=Subquery(days.filter(calendar=OuterRef("calendar"))[:1]),
+                national_day=Subquery(days.filter(calendar__isnull=True)[:1]),
+            )
+            .filter(department=department)
+        )
+        if not self._claims_aside():
+            policies = policies.select_for_update(of=("self",))
+        policy = policies.first()
+        created = policy is None
+        if created:
+            DepartmentPolicy.objects.get_or_create(department=department)
+            policy = policies.get()
+        return policy, list(available_officers(department, self.when)), created
 
     def _claims_aside(self) -> bool:
         return self.claim and connection.vendor == "postgresql"
@@ -451,12 +522,15 @@ def cases_route(case_id: int, *, also: int = 0) -> dict[int, CaseEvent]:
         cases = [case for case in cases if case.stage == Stage.FILED]
         if not cases:
             return {}
-        rules = RuleSet({case.category.full_code for case in cases})
+        held = held_for_routing()
+        rules = RuleSet({case.category.full_code for case in cases}, held.rules)
         orders = [rules.order_for(case) for case in cases]
-        user = router()
+        user = held.router
         try:
             # Its own savepoint: all of them or none.
-            events = perform_many(orders, user, held={case.pk: case for case in cases})
+            events = perform_many(
+                orders, user, held={case.pk: case for case in cases}, routing=held
+            )
         except TransitionError:
             # One of them cannot be routed as decided (it changed meanwhile): route them
             # one by one, so that the others go ahead.
@@ -476,19 +550,25 @@ def cases_route(case_id: int, *, also: int = 0) -> dict[int, CaseEvent]:
 class RuleSet:
     """The active rules for some categories, read once, in the order routing tries them."""
 
-    def __init__(self, codes: set[str]):
+    COLUMNS = (
+        "pk", "name", "priority", "category__full_code", "urgency", "area", "area__name",
+        "grid_code", "shape", "department", "department__name",
+    )  # fmt: skip
+
+    def __init__(self, codes: set[str], every: list[tuple] | None = None):
         # Only rules a case's category falls under can match: the others (most of a
         # district's rule set, one per class and street) are neither read nor written
         # into the trace, which lists the rules for this category that were tried.
+        # ``every``: all the active rules, already read (``Held.rules``).
         prefixes = {code[:length] for code in codes for length in range(1, len(code) + 1)}
-        self.rules = list(
-            active_rules()
-            .filter(Q(category__isnull=True) | Q(category__full_code__in=prefixes))
-            .values_list(
-                "pk", "name", "priority", "category__full_code", "urgency", "area",
-                "area__name", "grid_code", "shape", "department", "department__name",
+        if every is not None:
+            self.rules = [rule for rule in every if rule[3] is None or rule[3] in prefixes]
+        else:
+            self.rules = list(
+                active_rules()
+                .filter(Q(category__isnull=True) | Q(category__full_code__in=prefixes))
+                .values_list(*self.COLUMNS)
             )
-        )  # fmt: skip
 
     def order_for(self, case: Case):
         """The routing action for a filed case, with its reason and trace."""

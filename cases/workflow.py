@@ -72,12 +72,19 @@ class Batch:
     ``perform_many`` many): rows read once, and the officer chooser, whose moved pointers
     are written when the batch is saved."""
 
-    def __init__(self, dispatches: dict[int, int] | None = None):
+    def __init__(self, dispatches: dict[int, int] | None = None, routing=None):
         self._found: dict = {}
         self._assigner = None
         # Cases per department this batch expects to dispatch (the chooser claims as
         # many turns at once).
         self.dispatches = dispatches or {}
+        # A routing task's rows kept in memory (``routing.Held``): the departments, and
+        # their policies and officers for the chooser.
+        self.routing = routing
+        if routing is not None:
+            self._found.update(
+                (("department", pk), department) for pk, department in routing.departments.items()
+            )
 
     def once(self, key, read: Callable[[], object]):
         if key not in self._found:
@@ -89,7 +96,7 @@ class Batch:
         if self._assigner is None:
             from .routing import Assigner
 
-            self._assigner = Assigner(expected=dict(self.dispatches))
+            self._assigner = Assigner(expected=dict(self.dispatches), held=self.routing)
         return self._assigner
 
     def save(self) -> None:
@@ -833,7 +840,7 @@ class Order:
 
 
 def perform_many(
-    orders: Sequence[Order], user, *, held: dict[int, Case] | None = None
+    orders: Sequence[Order], user, *, held: dict[int, Case] | None = None, routing=None
 ) -> list[CaseEvent]:
     """Take several actions, each on its own case, as ``user``, in one transaction: each
     exactly as ``perform`` would (the same table, checks and effects), but the rows they
@@ -844,7 +851,8 @@ def perform_many(
     and nothing is changed (the caller may then take them one by one). No photos; a case
     appears at most once. ``held``: the cases by id, whole rows that the caller's
     transaction has locked (with their conditions); they are changed in place instead of
-    being read again, and hold half of the work when an action is refused.
+    being read again, and hold half of the work when an action is refused. ``routing``:
+    a routing task's rows kept in memory (``routing.Held``).
     """
     transitions = []
     for order in orders:
@@ -865,7 +873,8 @@ def perform_many(
             held = locked.in_bulk([order.case_id for order in orders])
         cases = held
         batch = Batch(
-            Counter(o.data["department"] for o in orders if o.data.get("department") is not None)
+            Counter(o.data["department"] for o in orders if o.data.get("department") is not None),
+            routing,
         )
         done, changed = [], {"stage", "version"}
         for order, transition in zip(orders, transitions, strict=True):

@@ -44,3 +44,53 @@ def update_rows(objs: list, fields: list[str], *, batch: int = 500) -> None:
                 f" WHERE {table}.{quote(meta.pk.column)} = v.c0",
                 params,
             )
+
+
+def version_triggers(
+    connection, version_table: str, watched: dict[str, tuple[str, ...]], *, drop: bool = False
+) -> None:
+    """Create (or drop) triggers that give the one row of ``version_table`` (id 1, a
+    ``token`` column) a fresh random token on every write to the ``watched`` tables, in
+    the writing transaction. A table's columns, when given, limit its updates to those
+    that set them (inserts and deletes always count). PostgreSQL: one trigger per
+    statement; SQLite: per row."""
+    name = f"{version_table}_changed"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for table in watched:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}_update ON {table}")
+            if drop:
+                cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")
+                return
+            cursor.execute(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$"
+                f" BEGIN INSERT INTO {version_table} (id, token)"
+                " VALUES (1, replace(gen_random_uuid()::text, '-', ''))"
+                " ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token; RETURN NULL; END $$"
+            )
+            for table, columns in watched.items():
+                events = "INSERT OR DELETE OR TRUNCATE" + ("" if columns else " OR UPDATE")
+                cursor.execute(
+                    f"CREATE TRIGGER {name} AFTER {events} ON {table}"
+                    f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+                )
+                if columns:
+                    cursor.execute(
+                        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(columns)}"
+                        f" ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+                    )
+            return
+        upsert = (
+            f"INSERT INTO {version_table} (id, token) VALUES (1, lower(hex(randomblob(16))))"
+            " ON CONFLICT(id) DO UPDATE SET token = excluded.token;"
+        )
+        for table, columns in watched.items():
+            update = f"UPDATE OF {', '.join(columns)}" if columns else "UPDATE"
+            for event in ("INSERT", "DELETE", update):
+                trigger = f"{name}_{table}_{event.split()[0].lower()}"
+                cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+                if not drop:
+                    cursor.execute(
+                        f"CREATE TRIGGER {trigger} AFTER {event} ON {table} BEGIN {upsert} END"
+                    )
