@@ -239,9 +239,7 @@ def on_duty(
     holiday, make-up day or closure instead of every one. ``known``: (day, the calendar's
     own kind of day, the national kind) already read for that day, or None."""
     if calendar is None:
-        calendar = WorkingCalendar.objects.filter(is_default=True).first() or (
-            WorkingCalendar.objects.first()
-        )
+        calendar = default_calendar()
     if calendar is None:
         return calendar_for(None).is_working_time(when)
     zone = ZoneInfo(calendar.time_zone)
@@ -249,16 +247,28 @@ def on_duty(
     if known is not None and known[0] == day:
         own, national = known[1], known[2]
     else:
-        rows = dict(
-            CalendarDay.objects.filter(day=day)
-            .filter(Q(calendar=calendar) | Q(calendar__isnull=True))
-            .values_list("calendar_id", "kind")
-        )
-        own, national = rows.get(calendar.pk), rows.get(None)
+        own, national = day_kinds(calendar, day)
     # The calendar's own day wins over the national one.
     kind = own or (national if calendar.follows_national else None)
     exceptions = {day: kind} if kind else {}
     return Calendar(zone, parse_periods(calendar.periods), exceptions).is_working_time(when)
+
+
+def default_calendar() -> WorkingCalendar | None:
+    """The calendar of a department that has none of its own."""
+    return WorkingCalendar.objects.filter(is_default=True).first() or (
+        WorkingCalendar.objects.first()
+    )
+
+
+def day_kinds(calendar: WorkingCalendar, day: datetime.date) -> tuple[str | None, str | None]:
+    """The calendar's own kind of ``day`` and the national one (None: an ordinary day)."""
+    rows = dict(
+        CalendarDay.objects.filter(day=day)
+        .filter(Q(calendar=calendar) | Q(calendar__isnull=True))
+        .values_list("calendar_id", "kind")
+    )
+    return rows.get(calendar.pk), rows.get(None)
 
 
 class Assigner:
@@ -307,14 +317,14 @@ class Assigner:
             key = (department.pk, day)
             kept = self.held.assignable.get(key)
             if kept is None:
-                policy, candidates, created = self._assignable(department, day)
+                policy, candidates, duty, created = self._assignable(department, day)
                 if not created:  # a row this transaction created may yet roll back
-                    self.held.assignable[key] = (policy, candidates)
+                    self.held.assignable[key] = (policy, candidates, duty)
             else:
-                policy, candidates = copy.copy(kept[0]), list(kept[1])
+                policy, candidates, duty = copy.copy(kept[0]), list(kept[1]), kept[2]
         else:
-            policy, candidates, _created = self._assignable(department, day)
-        if not on_duty(policy.calendar, when, (day, policy.own_day, policy.national_day)):
+            policy, candidates, duty, _created = self._assignable(department, day)
+        if not on_duty(when=when, **duty):
             return None
         if not candidates:
             return None
@@ -331,10 +341,12 @@ class Assigner:
 
     def _assignable(
         self, department: Department, day: datetime.date
-    ) -> tuple[DepartmentPolicy, list[User], bool]:
+    ) -> tuple[DepartmentPolicy, list[User], tuple, bool]:
         """The department's policy row, with its calendar and that calendar's kind of
         ``day`` (one query; its first use creates the row), locked unless turns are
-        claimed aside; its officers not on leave that day; whether the row was created."""
+        claimed aside; its officers not on leave that day; the calendar it works by (the
+        default one when it has none) with the kinds of that day, as ``on_duty`` takes
+        them; whether the row was created."""
         days = CalendarDay.objects.filter(day=day).values("kind")
         policies = (
             DepartmentPolicy.objects.select_related("calendar")
@@ -351,7 +363,12 @@ class Assigner:
         if created:
             DepartmentPolicy.objects.get_or_create(department=department)
             policy = policies.get()
-        return policy, list(available_officers(department, self.when)), created
+        calendar, known = policy.calendar, (day, policy.own_day, policy.national_day)
+        if calendar is None:
+            calendar = default_calendar()
+            known = (day, *day_kinds(calendar, day)) if calendar is not None else None
+        duty = {"calendar": calendar, "known": known}
+        return policy, list(available_officers(department, self.when)), duty, created
 
     def _claims_aside(self) -> bool:
         return self.claim and connection.vendor == "postgresql"

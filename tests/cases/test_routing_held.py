@@ -6,8 +6,9 @@ import datetime
 from unittest import mock
 
 import pytest
-from django.db import connection  # noqa: F401 - read by the skip condition
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases import routing
@@ -146,8 +147,23 @@ def test_officers_kept_in_memory_follow_leave_and_new_officers():
     assert (world.sanitation.pk, day) in routing._held.assignable
     # Kept: the next routing reads neither the policy nor the officers.
     kept = routing._held
-    assert route(world.filed()) == world.zheng
+    case = world.filed()
+    with (
+        CaptureQueriesContext(connection) as queries,
+        mock.patch("cases.routing.timezone.now", return_value=WORKING),
+    ):
+        cases_route(case.pk)
+    assert Case.objects.get(pk=case.pk).assignee == world.zheng
     assert routing._held is kept
+    # Neither the policy, the officers, nor the default calendar and its day were read.
+    read = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    for table in (
+        "cases_departmentpolicy",
+        "org_user",
+        "cases_workingcalendar",
+        "cases_calendarday",
+    ):
+        assert not [sql for sql in read if f'FROM "{table}"' in sql], table
     # Feng, next in turn, goes on leave; a new officer joins.
     Leave.objects.create(user=world.feng, start=day, end=day)
     wu = make_person("wu", Role.OFFICER, department=world.sanitation)
