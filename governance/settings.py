@@ -419,8 +419,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 # An import still "running" after this long is taken to have lost its worker.
 IMPORT_STALL_SECONDS = envint("IMPORT_STALL_SECONDS", 3600)
-# Escalation steps fired per transaction by the sweep.
-ESCALATION_BATCH = envint("ESCALATION_BATCH", 1000)
+# Escalation steps fired per transaction by the sweep. Each batch holds its cases' rows
+# until it commits (about 0.3 s for 2,000 at a million open cases); larger batches fire a
+# backlog a little faster (10,000 due: 1.6-2.2 s in batches of 1,000, 1.4-1.7 s of 5,000).
+ESCALATION_BATCH = envint("ESCALATION_BATCH", 2000)
 # Open cases recomputed per task after a calendar or limit changes: a few seconds of work,
 # so that routing and the other tasks run between the chunks of a long recalculation.
 CLOCKS_RECALCULATION_CHUNK = envint("CLOCKS_RECALCULATION_CHUNK", 500)

@@ -68,6 +68,26 @@ class LadderTestCase(ClockTestCase):
         self.assertTrue(all(e.actor.username == "gridgov-router" for e in events))
         self.assertEqual(events[0].payload["deadline_version"], 1)
         self.assertEqual(events[0].to_stage, Stage.IN_PROGRESS)
+        # The whole event, as both databases write it (PostgreSQL in one statement).
+        first = min(events, key=lambda e: (e.at, e.pk))
+        row = ClockStep.objects.select_related("clock", "step").get(pk=first.payload["scheduled"])
+        self.assertEqual(
+            (first.reason, first.from_stage, first.at, first.payload),
+            (
+                row.step.name,
+                Stage.IN_PROGRESS,
+                row.fired_at,
+                {
+                    "step": "warn",
+                    "level": row.step.level,
+                    "clock": row.clock_id,
+                    "clock_kind": row.clock.kind,
+                    "deadline_version": 1,
+                    "deadline": row.clock.deadline.isoformat(),
+                    "scheduled": row.pk,
+                },
+            ),
+        )
         orders = case.events.filter(action="supervise").order_by("at")
         self.assertEqual([e.payload["level"] for e in orders], [2, 3])
 
