@@ -1,6 +1,6 @@
 """Writing many rows in few statements, where Django's own bulk methods are slow."""
 
-from django.db import connections, router
+from django.db import connections, models, router
 
 
 def update_rows(objs: list, fields: list[str], *, batch: int = 500) -> None:
@@ -44,6 +44,35 @@ def update_rows(objs: list, fields: list[str], *, batch: int = 500) -> None:
                 f" WHERE {table}.{quote(meta.pk.column)} = v.c0",
                 params,
             )
+
+
+def insert_rows(model, objs, *, batch: int = 5000) -> None:
+    """Insert new rows of ``model`` (instances whose values are set; an automatic primary
+    key is left to the database and not set on them). On PostgreSQL by ``COPY``: the
+    figures' nightly rebuild spent 980 s of 1,300 at a million cases in ``bulk_create``,
+    most of it preparing 52 million values one by one in Python; elsewhere ``bulk_create``.
+    """
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, batch_size=batch)
+        return
+    from psycopg.types.json import Jsonb
+
+    meta = model._meta
+    fields = [
+        f for f in meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    attnames = [f.attname for f in fields]
+    json = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                row = [getattr(obj, name) for name in attnames]
+                for i in json:
+                    row[i] = Jsonb(row[i])
+                copy.write_row(row)
 
 
 def version_triggers(
