@@ -319,6 +319,10 @@ class Assigner:
             if kept is None:
                 policy, candidates, duty, created = self._assignable(department, day)
                 if not created:  # a row this transaction created may yet roll back
+                    # Other days' are not needed again: a worker that runs for months
+                    # keeps one day's.
+                    for other in [k for k in self.held.assignable if k[1] != day]:
+                        self.held.assignable.pop(other, None)
                     self.held.assignable[key] = (policy, candidates, duty)
             else:
                 policy, candidates, duty = copy.copy(kept[0]), list(kept[1]), kept[2]

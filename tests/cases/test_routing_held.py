@@ -169,4 +169,14 @@ def test_officers_kept_in_memory_follow_leave_and_new_officers():
     wu = make_person("wu", Role.OFFICER, department=world.sanitation)
     assert [route(world.filed()) for _ in range(3)] == [wu, world.chen, world.zheng]
     assert routing._held is not kept
+    # The next day's routing keeps that day's officers only.
+    case = world.filed()
+    with mock.patch(
+        "cases.routing.timezone.now", return_value=WORKING + datetime.timedelta(days=1)
+    ):
+        cases_route(case.pk)
+    assert Case.objects.get(pk=case.pk).assignee is not None
+    assert list(routing._held.assignable) == [
+        (world.sanitation.pk, day + datetime.timedelta(days=1))
+    ]
     no_tasks.stop()
