@@ -3,9 +3,11 @@ worked out by hand; by the incremental catch-up and by the rebuild alike."""
 
 import datetime
 
+from django.db import connection
 from django.test import TestCase
 
 from cases.clock import calendar_for
+from cases.models import OPEN_STAGES, Case
 from grids.models import GridAssignment
 from stats import rollup
 from stats.figures import (
@@ -19,7 +21,7 @@ from stats.figures import (
     scope_for,
     shift_month,
 )
-from stats.models import RollupState
+from stats.models import CaseFact, RollupState
 from tests.base import make_person
 from tests.stats.history import END, NOW, START, HistoryMixin
 
@@ -131,6 +133,30 @@ class KpiTestCase(HistoryMixin, TestCase):
         self.assert_the_week(self.figures())
         rollup.catch_up_all()  # nothing new
         self.assertEqual(rollup.rebuild().rebuild_differences, 0)
+
+    def test_the_rebuild_writes_chunk_by_chunk_with_the_open_cases_first(self):
+        rollup.catch_up_all()
+        # A stored fact that went wrong, and the fact of a case that no longer exists.
+        CaseFact.objects.filter(case_id=self.cases["A"].pk).update(counts={})
+        ghost = CaseFact.objects.get(case_id=self.cases["B"].pk)
+        ghost.case_id = 10**9
+        ghost.save()  # a copy under an id no case has
+        state = rollup.rebuild(chunk=3)
+        self.assertEqual(state.rebuild_cases, 8)
+        self.assertEqual(state.rebuild_differences, 2)
+        self.assertFalse(CaseFact.objects.filter(case_id=10**9).exists())
+        self.assertEqual(CaseFact.objects.count(), 8)
+        self.assert_the_week(self.figures())
+        if connection.vendor == "postgresql":
+            # The open cases' facts lie together, before the others, in the table.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT case_id FROM stats_casefact ORDER BY ctid")
+                stored = [case_id for (case_id,) in cursor.fetchall()]
+            open_ids = set(Case.objects.filter(stage__in=OPEN_STAGES).values_list("pk", flat=True))
+            self.assertTrue(0 < len(open_ids) < 8)
+            self.assertEqual(set(stored[: len(open_ids)]), open_ids)
+            self.assertEqual(stored[: len(open_ids)], sorted(open_ids))
+            self.assertEqual(stored[len(open_ids) :], sorted(set(stored) - open_ids))
 
     def test_it_compares_with_last_month_and_last_year(self):
         rollup.catch_up_all()
