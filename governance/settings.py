@@ -120,9 +120,13 @@ def parse_database_url(url: str) -> dict:
             # statements once per connection, not per request (PostgreSQL's CPU for a case
             # created through the API fell from 6-8 ms to 4.3-4.9 ms). Turn it off behind a
             # pooler in transaction mode, where prepared statements do not survive.
+            # No JIT compilation: PostgreSQL compiles any statement it estimates above
+            # jit_above_cost, and at ten million cases its estimates for the figures'
+            # reads crossed it: 25-110 ms of compiling for statements that ran in 50.
             "OPTIONS": {
                 "server_side_binding": envbool("DB_SERVER_SIDE_BINDING", True),
                 "prepare_threshold": envint("DB_PREPARE_THRESHOLD", 5),
+                "options": "-c jit=on" if envbool("DB_JIT", False) else "-c jit=off",
                 **dict(parse_qsl(parts.query)),
             },
         }

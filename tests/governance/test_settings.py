@@ -20,7 +20,12 @@ class DatabaseUrlTestCase(SimpleTestCase):
         )
         self.assertEqual(
             db["OPTIONS"],
-            {"server_side_binding": True, "prepare_threshold": 5, "sslmode": "require"},
+            {
+                "server_side_binding": True,
+                "prepare_threshold": 5,
+                "options": "-c jit=off",
+                "sslmode": "require",
+            },
         )
 
     def test_it_reads_spatialite_paths(self):
@@ -86,3 +91,8 @@ class PreparedStatementsTestCase(TestCase):
         for pk in range(8):
             list(User.objects.filter(pk=pk))  # the same statement, other parameters
         self.assertGreater(prepared(), before)
+
+    def test_statements_are_not_compiled_just_in_time(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            self.assertEqual(cursor.fetchone()[0], "off")
