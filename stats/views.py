@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 
 from cases.models import Case, Category
 from cases.views import case_list
+from governance.db import custom_plans
 from grids.models import Area, UnitGrid
 from org.decorators import role_required
 from org.models import Department, Role
@@ -152,6 +153,7 @@ def dashboard_context(request, form: FilterForm, scope: Scope) -> dict:
 
 
 @role_required(*DASHBOARD_ROLES)
+@custom_plans()
 def dashboard_page(request):
     scope = user_scope(request)
     form = FilterForm(request.GET)
@@ -172,6 +174,7 @@ def version(request):
 
 
 @role_required(*DASHBOARD_ROLES)
+@custom_plans()
 def cases_behind(request):
     """The list of cases behind one figure, with the dashboard's filters."""
     scope = user_scope(request)

@@ -96,3 +96,41 @@ class PreparedStatementsTestCase(TestCase):
         with connection.cursor() as cursor:
             cursor.execute("SHOW jit")
             self.assertEqual(cursor.fetchone()[0], "off")
+
+    def test_custom_plans_last_as_long_as_their_transaction(self):
+        # Run apart, on a connection of its own in autocommit (this test runs inside a
+        # transaction, which a SET LOCAL would outlive).
+        db = connection.settings_dict
+        port = f":{db['PORT']}" if db["PORT"] else ""
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}{port}/{db['NAME']}",
+        }
+        script = (
+            "from django.db import connection\n"
+            "from governance.db import custom_plans\n"
+            "def mode():\n"
+            "    with connection.cursor() as c:\n"
+            "        c.execute('SHOW plan_cache_mode')\n"
+            "        return c.fetchone()[0]\n"
+            "seen = [mode()]\n"
+            "with custom_plans():\n"
+            "    seen.append(mode())\n"
+            "seen.append(mode())\n"
+            "try:\n"
+            "    with custom_plans():\n"
+            "        1 / 0\n"
+            "except ZeroDivisionError:\n"
+            "    seen.append(mode())\n"
+            "print(' '.join(seen))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v0", "-c", script],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.split(), ["auto", "force_custom_plan", "auto", "auto"])
