@@ -4,14 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0005_handling_day'),
+        ("stats", "0005_handling_day"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='dailyfact',
-            index=models.Index(condition=models.Q(('level', 3)), fields=['department', 'day'], include=('district', 'street', 'community', 'grid', 'reported'), name='dailyfact_grid_department'),
+            model_name="dailyfact",
+            index=models.Index(
+                condition=models.Q(("level", 3)),
+                fields=["department", "day"],
+                include=("district", "street", "community", "grid", "reported"),
+                name="dailyfact_grid_department",
+            ),
         ),
     ]
