@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from cases.models import Stage
 from cases.views import get_case_for_user
+from governance.db import custom_plans
 from grids.models import UnitGrid
 from grids.views import base_layers
 from org.models import Role
@@ -97,7 +98,11 @@ def cached_layer(
         body = cache.get(f"maps:{key}")
         hit = body is not None
         if not hit:
-            body = build()
+            # Each tile's statement planned for its own box and areas: the generic plan
+            # that PostgreSQL may settle on for a statement run often read a tile in
+            # 140 ms (median) where the tile's own plan read it in 8.
+            with custom_plans():
+                body = build()
             cache.set(f"maps:{key}", body, CACHE_SECONDS)
         response = HttpResponse(body, content_type=content_type)
         response["X-Map-Cache"] = "hit" if hit else "miss"

@@ -5,6 +5,7 @@ import unittest
 
 from django.contrib.gis.geos import Point
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import Stage
@@ -34,6 +35,20 @@ class VectorTileTestCase(MapTestCase):
             for feature in layers.get("cases", {"features": []})["features"]:
                 found[feature["properties"]["id"]] = {**feature, "tile": (x, y)}
         return found
+
+    def test_a_tile_is_built_with_a_plan_for_its_own_box(self):
+        self.client.force_login(self.zhou)
+        x, y = tile_of(self.a.point, 14)
+        url = reverse("maps:tile", args=(14, x, y))
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(self.client.get(url)["X-Map-Cache"], "miss")
+        sql = [q["sql"] for q in queries.captured_queries]
+        built = next(i for i, s in enumerate(sql) if "ST_AsMVT" in s)
+        self.assertIn("SET LOCAL plan_cache_mode = force_custom_plan", sql[:built])
+        # A tile from the cache plans nothing.
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(self.client.get(url)["X-Map-Cache"], "hit")
+        self.assertFalse(any("plan_cache_mode" in q["sql"] for q in queries.captured_queries))
 
     def test_the_tiles_hold_what_each_role_may_see(self):
         self.assertEqual(set(self.cases_in_tiles(self.zhou)), self.everyone)
