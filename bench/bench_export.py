@@ -43,10 +43,10 @@ def copy_floor(limit: int | None, path: Path) -> tuple[float, int]:
     """Raw COPY of the same columns and rows, straight to a file."""
     values = queryset(limit).values_list(*(expr for _name, expr in CASE_COLUMNS))
     sql, params = values.query.sql_with_params()
+    # Values written into the statement (COPY takes no parameters); the connection's
+    # cursors bind on the server and cannot do it.
+    statement = connection.ops.compose_sql(sql, params)
     with connection.cursor() as cursor:
-        statement = cursor.mogrify(sql, params)
-        if isinstance(statement, bytes):
-            statement = statement.decode()
         started = time.perf_counter()
         size = 0
         with (
