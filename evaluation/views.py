@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from governance.db import custom_plans
 from org.decorators import role_required
 from org.models import Role
 from stats.figures import Period
@@ -67,6 +68,7 @@ def table(found) -> tuple[list[str], list[tuple]]:
 
 
 @role_required(*EVALUATION_ROLES)
+@custom_plans()  # the figures' reads, planned for this period's dates (see stats)
 def evaluation_page(request):
     form, found = evaluation_context(request)
     if found is None:

@@ -2,8 +2,11 @@
 
 import csv
 import io
+from unittest import skipUnless
 
+from django.db import connection
 from django.test import TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -77,6 +80,17 @@ class EvaluationPagesTestCase(HistoryMixin, TestCase):
         from tests.base import make_person
 
         return make_person("landscaper", Role.OFFICER, department=self.landscaping)
+
+    @skipUnless(connection.vendor == "postgresql", "PostgreSQL plans")
+    def test_the_scores_are_read_with_plans_for_their_own_period(self):
+        self.login(self.zhou)
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(
+                self.client.get(reverse("evaluation:evaluation"), WEEK).status_code, 200
+            )
+        sql = [q["sql"] for q in queries.captured_queries]
+        first = next(i for i, s in enumerate(sql) if "stats_" in s)
+        self.assertIn("SET LOCAL plan_cache_mode = force_custom_plan", sql[:first])
 
     def test_the_printable_report_has_print_css_and_no_page_chrome(self):
         self.login(self.zhou)
