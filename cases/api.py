@@ -8,7 +8,6 @@ narrowed to an API key's areas, and changes cases only through ``case_report`` a
 import datetime
 
 import django_filters as filters
-from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -23,11 +22,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grids.serializers import BBoxField
-from keys.models import SCOPE_ACT_PREFIX, SCOPE_CASES_CREATE, SCOPE_CASES_READ
+from keys.models import SCOPE_ACT_PREFIX, SCOPE_CASES_CREATE, SCOPE_CASES_READ, ApiRequestLog
 from keys.permissions import key_of
 from org.models import Department, Role
 
-from . import effects
 from .models import OPEN_STAGES, Case, Category, FilingCondition, Stage
 from .serializers import (
     ActionInputSerializer,
@@ -39,7 +37,7 @@ from .serializers import (
     DepartmentSerializer,
     EventSerializer,
 )
-from .services import case_report
+from .services import new_case
 from .workflow import (
     BY_ACTION,
     CaseChanged,
@@ -204,31 +202,35 @@ class CaseList(CaseScope, generics.ListAPIView):
                 key is not None and not key.has_scope(SCOPE_ACT_PREFIX + "file")
             ):
                 raise exceptions.ValidationError({"file": _("You may not file cases.")})
+        line = ApiRequestLog.of_request(request._request, status.HTTP_201_CREATED)
         try:
-            # Reported and filed as one: the clocks computed once, the case not read back.
-            with transaction.atomic(), effects.together():
-                case = case_report(
-                    reporter=user,
-                    source=values["source"],
-                    point=values["point"],
-                    category=values["category"],
-                    description=values["description"],
-                    urgency=values["urgency"],
-                    address=values["address"],
-                    citizen_name=values["citizen_name"],
-                    citizen_phone=values["citizen_phone"],
-                    self_handled=values["self_handled"],
-                    photos=values.get("photos") or [],
-                )
-                # Checked on the case as located, and rolled back: one locate, not two.
-                if key is not None and not key.may_see_case(case):
+            # Reported and filed as one: computed in memory, written at once, with the
+            # request's log line.
+            with new_case(
+                reporter=user,
+                source=values["source"],
+                point=values["point"],
+                category=values["category"],
+                description=values["description"],
+                urgency=values["urgency"],
+                address=values["address"],
+                citizen_name=values["citizen_name"],
+                citizen_phone=values["citizen_phone"],
+                self_handled=values["self_handled"],
+                photos=values.get("photos") or [],
+            ) as new:
+                # Checked on the case as located, before anything is written.
+                if key is not None and not key.may_see_case(new.case):
                     raise exceptions.ValidationError(
                         {"lon": _("This point lies outside the areas of this API key.")}
                     )
                 if values["file"]:
-                    perform(case, "file", user, held=True)
+                    new.take("file", user)
+                new.write_with(line)
         except TransitionError as error:
             raise transition_error(error) from None
+        request._request.api_request_logged = True  # the middleware writes no other
+        case = new.case
         return Response(
             CaseSerializer(case, context={"request": request}).data,
             status=status.HTTP_201_CREATED,

@@ -95,10 +95,6 @@ def after_transitions(cases: list[Case], events: list[CaseEvent]) -> None:
     sends no post_save: the map's version and the departments' feeds are told here, once
     for the batch."""
     from clocks.services import clocks_update_many
-    from feeds.services import on_case_events
-    from maps.models import case_written
-
-    from . import tasks
 
     waiting = _clocks_waiting.get()
     if waiting is None:
@@ -106,6 +102,23 @@ def after_transitions(cases: list[Case], events: list[CaseEvent]) -> None:
     else:
         for case, event in zip(cases, events, strict=True):
             waiting.add(case, event)
+    _written_in_bulk(cases, events)
+
+
+def after_new_case(case: Case, events: list[CaseEvent]) -> None:
+    """What follows a case reported (and perhaps filed) by ``services.NewCase``, whose
+    rows were written without signals and whose clocks were written with them."""
+    _written_in_bulk([case] * len(events), events)
+
+
+def _written_in_bulk(cases: list[Case], events: list[CaseEvent]) -> None:
+    """Each event's case beside it: the map's version and the departments' feeds, told
+    once for all of them; routing and the reporters' news after the commit."""
+    from feeds.services import on_case_events
+    from maps.models import case_written
+
+    from . import tasks
+
     case_written(CaseEvent, None)
     on_case_events(events)
     for case, event in zip(cases, events, strict=True):

@@ -16,6 +16,7 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from governance.db import version_token
 from grids.models import Area, Location, locate
 from org.models import Department, Role, RoleGrant, User
 
@@ -101,7 +102,7 @@ def held_for_routing() -> Held:
 
 
 def _routing_token() -> str:
-    return RoutingVersion.objects.filter(pk=1).values_list("token", flat=True).first() or ""
+    return version_token(RoutingVersion)
 
 
 def decision_reason(rule_name: str | None, priority: int = 0, department: str = "") -> str:

@@ -28,7 +28,6 @@ from .models import (
     CaseEvent,
     CaseReporter,
     CaseRequest,
-    FilingCondition,
     Photo,
     Stage,
     Supervision,
@@ -206,19 +205,22 @@ def confirm_verified(ctx: Context) -> None:
 
 
 def file_case(ctx: Context) -> None:
+    from clocks.services import current_rules
+
     from .services import case_deadline, next_case_number
 
     case = ctx.case
     condition_id = ctx.data.get("condition")
-    conditions = FilingCondition.objects.filter(category=case.category, is_active=True)
+    # The conditions' limits set the deadline: they are kept with the clocks' rules.
+    conditions = current_rules()[0].conditions.get(case.category_id, [])
     if condition_id:
-        condition = conditions.filter(pk=condition_id).first()
+        condition = next((c for c in conditions if str(c.pk) == str(condition_id)), None)
         if condition is None:
             raise InvalidInput(
                 _("Choose a filing condition of this case's category."), field="condition"
             )
     else:
-        condition = conditions.first()
+        condition = conditions[0] if conditions else None
         if condition is None:
             raise InvalidInput(
                 _("This category has no filing condition: an administrator must add one."),
@@ -796,16 +798,7 @@ def perform(
             raise CaseChanged(
                 _("This case changed while you were looking at it. Reload and check again.")
             )
-        problem = refusal(transition, locked, user)
-        if problem:
-            raise NotAllowed(problem)
-        ctx = Context(case=locked, user=user, reason=reason, data=data or {}, photos=photos)
-        from_stage = locked.stage
-        if transition.effect is not None:
-            transition.effect(ctx)
-        ctx.batch.save()
-        if transition.target is not None:
-            locked.stage = transition.target
+        ctx, from_stage = _take(transition, locked, user, reason, data or {}, photos)
         seen = locked.version
         locked.version = F("version") + 1
         locked.save()
@@ -827,6 +820,53 @@ def perform(
     if isinstance(case, Case) and not held:
         case.refresh_from_db()
     return event
+
+
+def _take(
+    transition: Transition,
+    case: Case,
+    user,
+    reason: str,
+    data: dict,
+    photos: Sequence[PhotoUpload],
+) -> tuple[Context, str]:
+    """The transition's checks and its effect on ``case``, in memory: what ``perform`` and
+    ``perform_on_new`` share. Returns the context (its payload) and the stage before."""
+    problem = refusal(transition, case, user)
+    if problem:
+        raise NotAllowed(problem)
+    ctx = Context(case=case, user=user, reason=reason, data=data, photos=photos)
+    from_stage = case.stage
+    if transition.effect is not None:
+        transition.effect(ctx)
+    ctx.batch.save()
+    if transition.target is not None:
+        case.stage = transition.target
+    return ctx, from_stage
+
+
+def perform_on_new(case: Case, action: str, user, *, data: dict | None = None) -> CaseEvent:
+    """``perform`` on a case reported in this same transaction and not written yet (see
+    ``cases.intake``): the same checks and effect, applied to the instance, whose version
+    goes up by one; the event is returned unsaved, to be written with the case. For
+    actions whose effect writes nothing of its own (filing does not: its number comes
+    from the day's counter), with no reason or photos."""
+    transition = BY_ACTION.get(action)
+    if transition is None:
+        raise InvalidInput(_("Unknown action."), field="action")
+    if transition.needs_reason:
+        raise TypeError(f"{action} needs a reason: perform it once the case is written.")
+    ctx, from_stage = _take(transition, case, user, "", data or {}, ())
+    case.version += 1
+    return CaseEvent(
+        case=case,
+        actor=user,
+        action=action,
+        from_stage=from_stage,
+        to_stage=case.stage,
+        reason="",
+        payload=ctx.payload,
+    )
 
 
 @dataclass(frozen=True)

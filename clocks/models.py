@@ -275,8 +275,9 @@ class Recalculation(models.Model):
 class RulesVersion(models.Model):
     """One row: a token that changes with every write to the tables the clocks are
     computed from (calendars, calendar days, departments' calendars, stage limits, the
-    ladder). Database triggers write it, in the writing transaction, whatever wrote
-    (forms, the admin, bulk inserts, ``QuerySet.update``), so that a process may keep
+    ladder, the filing conditions). Database triggers write it, in the writing
+    transaction, whatever wrote (forms, the admin, bulk inserts, ``QuerySet.update``),
+    so that a process may keep
     those rules in memory for as long as the token it reads is the one it read them
     under (``clocks.services.current_rules``). A fresh random token per change: a
     rolled-back change leaves the old one, never one that a later change reuses."""

@@ -18,8 +18,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.clock import DepartmentCalendars
-from cases.models import OPEN_STAGES, WARN_SHARE, Case, CaseEvent, Supervision, Urgency
-from governance.db import update_rows
+from cases.models import (
+    OPEN_STAGES,
+    WARN_SHARE,
+    Case,
+    CaseEvent,
+    FilingCondition,
+    Supervision,
+    Urgency,
+)
+from governance.db import update_rows, version_token
 from org.models import Department, Role, User
 
 from .engine import measure, replay
@@ -42,6 +50,10 @@ class Rules:
     def __init__(self):
         self.limits = {(s.stage, s.urgency): s for s in StageLimit.objects.all()}
         self.ladder = list(EscalationStep.objects.filter(is_active=True).order_by("level"))
+        # Each category's active filing conditions, the first one first (filing).
+        self.conditions: dict[int, list[FilingCondition]] = defaultdict(list)
+        for condition in FilingCondition.objects.filter(is_active=True).order_by("id"):
+            self.conditions[condition.category_id].append(condition)
 
     def limit(self, kind: str, case: Case):
         if kind in (ClockKind.HANDLE, ClockKind.CASE) and case.condition_id is not None:
@@ -70,7 +82,7 @@ def current_rules() -> tuple[Rules, DepartmentCalendars]:
     box = _rules_of_block.get()
     if box:
         return box[0]
-    token = RulesVersion.objects.filter(pk=1).values_list("token", flat=True).first() or ""
+    token = version_token(RulesVersion)
     held = _rules_in_memory
     if held is None or held[0] != token:
         # Read after the token: rules newer than the token are kept under it at worst,
@@ -159,45 +171,76 @@ def clocks_update_many(
                 steps[row.clock_id].append(row)
     writes = _ClockWrites()
     for case in cases:
-        existing = clocks[case.pk]
-        for replayed in replay(events[case.pk], filed_at=case.filed_at):
-            row = existing.get((replayed.kind, replayed.seq))
-            if row is not None and row.state == Clock.State.STOPPED:
-                continue  # a closed clock keeps its snapshot
-            limit = rules.limit(replayed.kind, case)
-            if limit is None:
-                continue
-            measured = measure(replayed, *limit, calendars)
-            values = {
-                "department_id": replayed.department_id,
-                "state": replayed.state,
-                "limit_value": limit[0],
-                "limit_unit": limit[1],
-                "allowed": measured.allowed,
-                "used": measured.used,
-                "running_since": measured.running_since,
-                "started_at": replayed.started_at,
-                "stopped_at": replayed.stopped_at,
-                "deadline": measured.moment(1.0),
-                "warn_at": measured.moment(WARN_SHARE),
-            }
-            if row is None:
-                row = Clock(case=case, kind=replayed.kind, seq=replayed.seq, **values)
-                existing[(row.kind, row.seq)] = row
-                writes.new_clocks.append(row)
-            else:
-                moved = (row.deadline, row.state) != (values["deadline"], values["state"])
-                if moved or any(getattr(row, k) != v for k, v in values.items()):
-                    for key, value in values.items():
-                        setattr(row, key, value)
-                    if moved:
-                        row.deadline_version += 1
-                    writes.changed_clocks.append(row)
-            writes.reconcile.append((row, measured))
+        _measure_case(case, events[case.pk], clocks[case.pk], rules, calendars, writes)
     writes.save(steps, rules, now)
     changed = [case for case in cases if _case_fields_changed(case, clocks[case.pk].values())]
     if changed:
         update_rows(changed, CASE_CLOCK_FIELDS)
+
+
+def clocks_of_new_case(
+    case: Case, events: Sequence[CaseEvent], *, now=None
+) -> tuple[list[Clock], list[ClockStep]]:
+    """The clocks and scheduled escalation steps of a case not written yet (reported in
+    this transaction), from its whole history in order, as ``clocks_update`` would write
+    them; the case's deadline fields are set. Unsaved: the caller writes them with the
+    case. Nothing is read but the rules (once inside ``rules_read_once``)."""
+    now = now or timezone.now()
+    rules, calendars = current_rules()
+    writes = _ClockWrites()
+    existing: dict = {}
+    _measure_case(case, list(events), existing, rules, calendars, writes)
+    steps: list[ClockStep] = []
+    for clock, measured in writes.reconcile:
+        _reconcile_steps(clock, [], measured, rules, now, [], steps)
+    _case_fields_changed(case, existing.values())
+    return writes.new_clocks, steps
+
+
+def _measure_case(
+    case: Case,
+    history: list[CaseEvent],
+    existing: dict,
+    rules: Rules,
+    calendars: DepartmentCalendars,
+    writes: "_ClockWrites",
+) -> None:
+    """Measure the case's clocks from its events (in order): new clocks and changed ones
+    go to ``writes``; ``existing``, the case's clocks by (kind, seq), gains the new ones."""
+    for replayed in replay(history, filed_at=case.filed_at):
+        row = existing.get((replayed.kind, replayed.seq))
+        if row is not None and row.state == Clock.State.STOPPED:
+            continue  # a closed clock keeps its snapshot
+        limit = rules.limit(replayed.kind, case)
+        if limit is None:
+            continue
+        measured = measure(replayed, *limit, calendars)
+        values = {
+            "department_id": replayed.department_id,
+            "state": replayed.state,
+            "limit_value": limit[0],
+            "limit_unit": limit[1],
+            "allowed": measured.allowed,
+            "used": measured.used,
+            "running_since": measured.running_since,
+            "started_at": replayed.started_at,
+            "stopped_at": replayed.stopped_at,
+            "deadline": measured.moment(1.0),
+            "warn_at": measured.moment(WARN_SHARE),
+        }
+        if row is None:
+            row = Clock(case=case, kind=replayed.kind, seq=replayed.seq, **values)
+            existing[(row.kind, row.seq)] = row
+            writes.new_clocks.append(row)
+        else:
+            moved = (row.deadline, row.state) != (values["deadline"], values["state"])
+            if moved or any(getattr(row, k) != v for k, v in values.items()):
+                for key, value in values.items():
+                    setattr(row, key, value)
+                if moved:
+                    row.deadline_version += 1
+                writes.changed_clocks.append(row)
+        writes.reconcile.append((row, measured))
 
 
 def _when(event: CaseEvent) -> tuple:

@@ -11,15 +11,10 @@ class ApiRequestLogMiddleware(MiddlewareMixin):
     key, and how it ended. Reads are not logged (a key's last use is on the key)."""
 
     def process_response(self, request, response):
-        if request.method not in SAFE_METHODS and request.path.startswith(LOGGED_PATHS):
-            user = getattr(request, "user", None)
-            key = getattr(request, "api_key", None)
-            ApiRequestLog.objects.create(
-                user=user if user is not None and user.is_authenticated else None,
-                api_key=key,
-                method=request.method[:10],
-                path=request.path[:500],
-                status=response.status_code,
-                remote_addr=request.META.get("REMOTE_ADDR") or None,
-            )
+        if (
+            request.method not in SAFE_METHODS
+            and request.path.startswith(LOGGED_PATHS)
+            and not getattr(request, "api_request_logged", False)
+        ):
+            ApiRequestLog.of_request(request, response.status_code).write()
         return response

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import IntegrityError, connections, models, transaction
-from django.db.models import F
+from django.db import connections, models, transaction
 from django.utils.translation import gettext_lazy as _
+
+from governance.db import execute_unflushed
 
 
 class MapVersion(models.Model):
@@ -42,19 +43,12 @@ def bump_version(using: str = "default") -> None:
     crash of the database may lose its last bumps (under a second of them), and until the
     counter passes the lost values again, tiles cached under them may be served for up to
     that second of changes."""
-    connection = connections[using]
-    with transaction.atomic(using=using):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        bumped = MapVersion.objects.using(using).filter(pk=1).update(value=F("value") + 1)
-    if bumped:
-        return
-    try:
-        with transaction.atomic(using=using):
-            MapVersion.objects.using(using).create(pk=1, value=1)
-    except IntegrityError:  # created meanwhile by another process
-        MapVersion.objects.using(using).filter(pk=1).update(value=F("value") + 1)
+    table = connections[using].ops.quote_name(MapVersion._meta.db_table)
+    execute_unflushed(
+        f"INSERT INTO {table} (id, value) VALUES (1, 1)"
+        f" ON CONFLICT (id) DO UPDATE SET value = {table}.value + 1",
+        using=using,
+    )
 
 
 def _bump_on_commit(using: str) -> None:

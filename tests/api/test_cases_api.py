@@ -5,12 +5,13 @@ from django.test import TestCase
 from django.urls import reverse
 
 from cases.models import Case, CaseEvent, Photo, Stage
+from cases.workflow import perform
 from clocks.models import Clock
 from clocks.services import clocks_update
 from keys.models import ApiRequestLog
 from org.models import Role
 from tests.api.base import IN_STREET_B, ApiWorldMixin
-from tests.cases.base import INSIDE, jpeg
+from tests.cases.base import INSIDE, jpeg, photo
 
 CASES = reverse("cases_api:cases")
 
@@ -113,6 +114,52 @@ class ReadAccessTestCase(ApiTestCase):
         garbage = next(c for c in body if c["full_code"] == "E0102")
         self.assertTrue(garbage["conditions"])
         self.assertIn("limit_unit", garbage["conditions"][0])
+
+
+class RepresentationTestCase(ApiTestCase):
+    def test_the_case_written_by_hand_is_what_drf_reads_from_the_declared_fields(self):
+        """``CaseSerializer.to_representation`` writes each field itself; DRF's own reading
+        of the declared fields must give the same, case by case, with and without the
+        right to personal data."""
+        from rest_framework import serializers
+        from rest_framework.test import APIRequestFactory
+
+        from cases.api import with_related
+        from cases.serializers import CaseSerializer
+
+        merged = self.report(description="重复")
+        perform(merged, "file", self.li)
+        perform(merged, "merge", self.li, reason="同一处", data={"into": self.case_a.pk})
+        closed = self.case_in("checking")
+        perform(closed, "check_pass", self.wang, photos=[photo()])
+        Case.objects.filter(pk=self.case_b.pk).update(
+            grid=None, community=None, street=None, district=None
+        )
+        cases = with_related(Case.objects.filter(
+            pk__in=[self.case_a.pk, self.case_b.pk, self.case_h.pk, merged.pk, closed.pk]
+        ))  # fmt: skip
+        # Every kind of value: people and a department or none, places or none, a merge.
+        self.assertLessEqual(
+            {"dispatched", "merged", "closed", "verifying"}, {c.stage for c in cases}
+        )
+        for name in (
+            "assignee_id",
+            "field_worker_id",
+            "department_id",
+            "grid_id",
+            "merged_into_id",
+        ):
+            self.assertEqual({getattr(c, name) is None for c in cases}, {True, False}, name)
+        for person in (self.li, self.zhou):
+            request = APIRequestFactory().get("/")
+            request.user, request.auth = person, None
+            serializer = CaseSerializer(context={"request": request})
+            for case in cases:
+                with self.subTest(person=person.username, stage=case.stage):
+                    by_hand = serializer.to_representation(case)
+                    by_drf = serializers.ModelSerializer.to_representation(serializer, case)
+                    self.assertEqual(by_hand, dict(by_drf))
+                    self.assertEqual(list(by_hand), list(by_drf))
 
 
 class FilterTestCase(ApiTestCase):

@@ -10,10 +10,12 @@ from django.test import SimpleTestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from keys.models import ApiKey, ApiRequestLog, PersonalToken
-from org.models import Role
+from governance.db import version_token
+from keys.models import ApiKey, ApiRequestLog, CredentialsVersion, PersonalToken
+from org.models import Membership, Role, RoleGrant, User
 from tests.api.base import reset_login_throttle
 from tests.base import PASSWORD, BaseTestCase, make_person
+from tests.grids.helpers import make_areas
 
 AREAS = reverse("grids_api:areas")
 TOKEN = reverse("keys_api:token")
@@ -99,6 +101,62 @@ class ApiKeyTestCase(KeyTestCase):
         # Another key has its own count.
         _, other = self.issue(name="other", rate_limit=3)
         self.assertEqual(self.get(AREAS, HTTP_AUTHORIZATION=f"Api-Key {other}").status_code, 200)
+
+
+class CredentialsKeptTestCase(KeyTestCase):
+    """A process keeps the credentials it checked, with their people's roles,
+    departments and areas, while ``CredentialsVersion`` holds: one small read per
+    request, and every change is seen by the next request."""
+
+    def test_each_change_reaches_the_next_request_and_last_use_changes_nothing(self):
+        key, raw = self.issue(scopes=["cases:read"], all_areas=False, areas=[])
+        first = ApiKey.objects.authenticate(raw)
+        self.assertIn(Role.DISPATCHER, first.user.roles)
+        with self.assertNumQueries(1):  # the token; the last use was just written
+            again = ApiKey.objects.authenticate(raw)
+            self.assertEqual((again.scopes, again.area_ids), (["cases:read"], frozenset()))
+            self.assertIn(Role.DISPATCHER, again.user.roles)
+        # Each request has its own copy of what is kept.
+        self.assertIsNot(again, first)
+        again.user.full_name = "改过"
+        self.assertEqual(ApiKey.objects.authenticate(raw).user.full_name, "12345 热线")
+
+        before = version_token(CredentialsVersion)
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        self.assertEqual(version_token(CredentialsVersion), before)
+
+        ApiKey.objects.filter(pk=key.pk).update(scopes=["cases:read", "cases:create"])
+        self.assertEqual(ApiKey.objects.authenticate(raw).scopes, ["cases:read", "cases:create"])
+        _district, area, _community = make_areas()
+        key.areas.set([area])
+        self.assertEqual(ApiKey.objects.authenticate(raw).area_ids, frozenset([area.pk]))
+        RoleGrant.objects.filter(user=self.service).delete()
+        self.assertEqual(ApiKey.objects.authenticate(raw).user.roles, frozenset())
+        RoleGrant.objects.create(user=self.service, role=Role.SHIFT_LEADER)
+        Membership.objects.create(user=self.service, department=self.sanitation)
+        kept = ApiKey.objects.authenticate(raw)
+        self.assertEqual(kept.user.roles, frozenset([Role.SHIFT_LEADER]))
+        self.assertEqual(kept.user.department_ids, frozenset([self.sanitation.pk]))
+        User.objects.filter(pk=self.service.pk).update(is_active=False)
+        self.assertIsNone(ApiKey.objects.authenticate(raw))
+        User.objects.filter(pk=self.service.pk).update(is_active=True)
+        self.assertIsNotNone(ApiKey.objects.authenticate(raw))
+        ApiKey.objects.filter(pk=key.pk).update(is_active=False)
+        self.assertIsNone(ApiKey.objects.authenticate(raw))
+
+    def test_an_expiry_is_checked_on_every_request(self):
+        key, raw = self.issue(expires_at=timezone.now() + datetime.timedelta(seconds=1))
+        self.assertIsNotNone(ApiKey.objects.authenticate(raw))
+        ApiKey.objects.filter(pk=key.pk).update(
+            expires_at=timezone.now() - datetime.timedelta(seconds=1)
+        )
+        self.assertIsNone(ApiKey.objects.authenticate(raw))
+
+    def test_a_revoked_personal_token_ends_at_once(self):
+        token, raw = PersonalToken.issue(user=self.zhou)
+        self.assertEqual(PersonalToken.objects.authenticate(raw).user, self.zhou)
+        PersonalToken.objects.filter(pk=token.pk).update(is_active=False)
+        self.assertIsNone(PersonalToken.objects.authenticate(raw))
 
 
 class ApiKeyAdminTestCase(KeyTestCase):

@@ -4,7 +4,7 @@ any write to the tables they come from, whatever wrote it, and only then."""
 from django.db import transaction
 from django.test import TestCase
 
-from cases.models import CalendarDay, DepartmentPolicy, WorkingCalendar
+from cases.models import CalendarDay, DepartmentPolicy, FilingCondition, WorkingCalendar
 from clocks.models import ClockKind, EscalationStep, RulesVersion, StageLimit
 from clocks.services import current_rules
 from tests.base import PersonasMixin
@@ -41,6 +41,13 @@ class RulesInMemoryTestCase(ClockWorldMixin, PersonasMixin, TestCase):
             "ladder update": lambda: EscalationStep.objects.filter(level=1).update(is_active=False),
             "policy created": lambda: DepartmentPolicy.objects.create(department=self.sanitation),
             "policy calendar": lambda: DepartmentPolicy.objects.update(calendar=calendar),
+            "condition update": lambda: FilingCondition.objects.update(limit_value=8),
+            "condition created": lambda: FilingCondition.objects.create(
+                category=self.category,
+                condition="新条件",
+                limit_value=1,
+                limit_unit="working_hours",
+            ),
         }
         for name, write in writes.items():
             with self.subTest(name):
@@ -63,6 +70,23 @@ class RulesInMemoryTestCase(ClockWorldMixin, PersonasMixin, TestCase):
         second = self.filed_at(at(2026, 11, 17, 9))
         dispatch = second.clocks.get(kind=ClockKind.DISPATCH)
         self.assertEqual(local(dispatch.deadline), at(2026, 11, 17, 11))
+
+    def test_filing_reads_the_conditions_kept_with_the_rules_and_sees_a_change_at_once(self):
+        FilingCondition.objects.create(
+            category=self.category, condition="另一条件", limit_value=8, limit_unit="working_hours"
+        )
+        conditions = list(
+            FilingCondition.objects.filter(category=self.category, is_active=True).order_by("id")
+        )
+        first = self.filed_at(at(2026, 11, 17, 9))
+        self.assertEqual(first.condition_id, conditions[0].pk)
+        current_rules()  # the rules are in memory now
+        FilingCondition.objects.filter(pk=conditions[0].pk).update(is_active=False)
+        FilingCondition.objects.filter(pk=conditions[1].pk).update(limit_value=1)
+        second = self.filed_at(at(2026, 11, 17, 9))
+        self.assertEqual(second.condition_id, conditions[1].pk)
+        whole = second.clocks.get(kind=ClockKind.CASE)
+        self.assertEqual(local(whole.deadline), at(2026, 11, 17, 10))
 
     def test_a_rolled_back_change_leaves_no_token_that_a_later_change_reuses(self):
         before = token()

@@ -1,0 +1,208 @@
+"""Rows of several models written together (``governance.db.insert_together``), statements
+whose commit does not wait for the disk (``execute_unflushed``), version tokens."""
+
+import datetime
+import os
+import subprocess
+import sys
+import unittest
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.db import connection
+from django.test import TestCase
+from django.utils import timezone
+
+from cases.models import Case, CaseEvent, CaseReporter, Source, Stage
+from clocks.models import Clock, ClockStep, EscalationStep, RulesVersion
+from governance.db import execute_unflushed, insert_together, version_token
+from maps.models import MapVersion
+from tests.cases.base import CaseTestCase
+
+POINT = Point(116.40051234567891, 39.91051234567891, srid=4326)
+
+
+class InsertTogetherTestCase(CaseTestCase):
+    def rows(self, description: str) -> list:
+        """A case, its reporter, two events, two clocks and their steps: geometry, JSON,
+        intervals, decimals and times to the microsecond; keys to rows written with them
+        (the case, the clocks) and to rows that exist (people, the category, steps)."""
+        now = timezone.now().replace(microsecond=123456)
+        ladder = list(EscalationStep.objects.order_by("level")[:2])
+        case = Case(
+            source=Source.PATROL,
+            reporter=self.wang,
+            point=POINT,
+            grid=self.grids[0],
+            community=self.community,
+            category=self.category,
+            description=description,
+            stage=Stage.REPORTED,
+            address="东华门大街 1 号",
+            reported_at=now,
+        )
+        clocks = [
+            Clock(
+                case=case,
+                kind=kind,
+                seq=1,
+                state=Clock.State.RUNNING,
+                limit_value=Decimal("0.50") if kind == "dispatch" else Decimal("4.00"),
+                limit_unit="working_hours",
+                allowed=datetime.timedelta(hours=4, microseconds=7),
+                used=datetime.timedelta(days=1, seconds=5),
+                running_since=now,
+                started_at=now,
+                deadline=now + datetime.timedelta(hours=4),
+                warn_at=now + datetime.timedelta(hours=3),
+            )
+            for kind in ("dispatch", "case")
+        ]
+        return [
+            case,
+            CaseReporter(case=case, user=self.wang, source=Source.PATROL, joined_at=now),
+            CaseEvent(
+                case=case,
+                actor=self.wang,
+                action="report",
+                from_stage="",
+                to_stage=Stage.REPORTED,
+                at=now,
+                payload={"grid": self.grids[0].code, "nested": {"list": [1, "二", None]}},
+            ),
+            CaseEvent(case=case, actor=self.li, action="note", to_stage=Stage.REPORTED, at=now),
+            *clocks,
+            ClockStep(clock=clocks[1], step=ladder[0], deadline_version=1, fire_at=now),
+            ClockStep(clock=clocks[0], step=ladder[1], deadline_version=1, fire_at=now),
+        ]
+
+    @staticmethod
+    def stored(rows: list) -> list:
+        """Each row as read back, without keys; a key to another row of the same write as
+        that row's place in it."""
+        place = {(type(obj), obj.pk): i for i, obj in enumerate(rows)}
+        read = []
+        for obj in rows:
+            values = type(obj).objects.filter(pk=obj.pk).values().get()
+            values.pop("id")
+            for field in type(obj)._meta.concrete_fields:
+                if field.is_relation and (field.related_model, values[field.attname]) in place:
+                    values[field.attname] = (
+                        "row",
+                        place[field.related_model, values[field.attname]],
+                    )
+            values.pop("computed_at", None)  # auto_now: when written
+            read.append((type(obj).__name__, values))
+        return read
+
+    def test_it_stores_what_bulk_create_stores(self):
+        together = self.rows("写在一起")
+        insert_together(together)
+        one_by_one = self.rows("写在一起")
+        for obj in one_by_one:
+            type(obj).objects.bulk_create([obj])
+        self.assertEqual(self.stored(together), self.stored(one_by_one))
+        self.assertEqual(Case.objects.get(pk=together[0].pk).point.coords, POINT.coords)
+
+    def test_it_sets_the_keys_and_keeps_the_parents_in_hand(self):
+        rows = self.rows("键")
+        insert_together(rows)
+        case, reporter, report, note, dispatch, whole, step1, step2 = rows
+        self.assertTrue(all(obj.pk and not obj._state.adding for obj in rows))
+        with self.assertNumQueries(0):
+            self.assertIs(report.case, case)
+            self.assertIs(step1.clock, whole)
+        self.assertEqual(
+            (reporter.case_id, note.case_id, step2.clock_id), (case.pk,) * 2 + (dispatch.pk,)
+        )
+        # Keys in the order the rows were given.
+        self.assertLess(report.pk, note.pk)
+        self.assertLess(dispatch.pk, whole.pk)
+        self.assertEqual(
+            list(CaseEvent.objects.filter(case=case).values_list("action", flat=True)),
+            ["report", "note"],
+        )
+
+    @unittest.skipUnless(connection.vendor == "postgresql", "one statement on PostgreSQL")
+    def test_on_postgresql_it_is_one_statement(self):
+        rows = self.rows("一条语句")
+        with self.assertNumQueries(1):
+            insert_together(rows)
+
+    def test_it_refuses_rows_already_written(self):
+        rows = self.rows("已有")
+        insert_together(rows)
+        with self.assertRaises(ValueError):
+            insert_together([rows[0]])
+
+    def test_the_version_token_is_empty_until_the_first_change(self):
+        RulesVersion.objects.all().delete()
+        self.assertEqual(version_token(RulesVersion), "")
+        RulesVersion.objects.create(pk=1, token="abc")
+        self.assertEqual(version_token(RulesVersion), "abc")
+
+
+class UnflushedTestCase(TestCase):
+    def test_inside_a_transaction_it_is_a_plain_statement(self):
+        table = MapVersion._meta.db_table
+        execute_unflushed(
+            f"INSERT INTO {table} (id, value) VALUES (1, 41)"
+            f" ON CONFLICT (id) DO UPDATE SET value = 41"
+        )
+        rows = execute_unflushed(
+            f"UPDATE {table} SET value = value + 1 WHERE id = 1 RETURNING value", returning=True
+        )
+        self.assertEqual(rows, [(42,)])
+
+    @unittest.skipUnless(connection.vendor == "postgresql", "PostgreSQL only")
+    def test_outside_a_transaction_the_commit_does_not_wait_for_the_disk(self):
+        # Run apart, on a connection of its own in autocommit (this test runs inside a
+        # transaction). Right after a commit that waited for the disk the log is flushed
+        # as far as it was written; after one that did not, it is not yet.
+        db = connection.settings_dict
+        port = f":{db['PORT']}" if db["PORT"] else ""
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}{port}/{db['NAME']}",
+        }
+        script = (
+            "from django.db import connection\n"
+            "from governance.db import execute_unflushed\n"
+            "def lagging():\n"
+            "    with connection.cursor() as c:\n"
+            "        c.execute('SELECT pg_current_wal_insert_lsn() > pg_current_wal_flush_lsn()')\n"
+            "        return c.fetchone()[0]\n"
+            "sql = 'INSERT INTO maps_mapversion (id, value) VALUES (1, 1)"
+            " ON CONFLICT (id) DO UPDATE SET value = maps_mapversion.value + 1'\n"
+            "counts = []\n"
+            "for unflushed in (False, True):\n"
+            "    n = 0\n"
+            "    for _ in range(20):\n"
+            "        if unflushed:\n"
+            "            execute_unflushed(sql)\n"
+            "        else:\n"
+            "            with connection.cursor() as c:\n"
+            "                c.execute(sql)\n"
+            "        n += lagging()\n"
+            "    counts.append(n)\n"
+            "with connection.cursor() as c:\n"
+            "    c.execute('SHOW synchronous_commit')\n"
+            "    setting = c.fetchone()[0]\n"
+            "print(*counts, setting)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v0", "-c", script],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        plain, unflushed, setting = result.stdout.split()
+        # Another process writing at the same moment may leave a plain commit's log
+        # unflushed now and then; not 15 times in 20.
+        self.assertLessEqual(int(plain), 5)
+        self.assertGreaterEqual(int(unflushed), 15)
+        self.assertEqual(setting, "on")  # the setting ended with its statement
