@@ -4,12 +4,14 @@ Django view served by the same gunicorn in the same run.
 gunicorn runs as `make run` serves GridGov (sync workers, one per core). Client threads
 (http.client, one connection each, reopened when a sync worker closes it) POST
 /api/v1/cases/ with an API key acting as a dispatcher's service account: each request
-authenticates the key, counts it against the key's rate limit in Redis, locates the point
-in its unit grid, writes the case, its reporter and its events, files it (case number,
-deadline on the working calendar) and, once committed, enqueues its routing task in Redis;
-the request is logged. The floor: GET /healthz, a JSON view that touches nothing, through
-the same server, taking turns with the API in rounds so that the machine's drift affects
-both alike.
+authenticates the key (kept in memory under the version tokens, read in one statement),
+counts it against the key's rate limit in Redis, locates the point in its unit grid,
+takes the day's case number, writes the case, its reporter, its events, clocks and
+escalation steps and the request's log line in one statement (filed: number, deadline
+on the working calendar), raises the map's version and, once committed, enqueues its
+routing task in Redis. The floor: GET /healthz, a JSON view that touches nothing,
+through the same server, taking turns with the API in rounds so that the machine's
+drift affects both alike.
 """
 
 import http.client

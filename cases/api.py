@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.db import request_tokens
 from grids.serializers import BBoxField
 from keys.models import SCOPE_ACT_PREFIX, SCOPE_CASES_CREATE, SCOPE_CASES_READ, ApiRequestLog
 from keys.permissions import key_of
@@ -207,6 +208,7 @@ class CaseList(CaseScope, generics.ListAPIView):
             # Reported and filed as one: computed in memory, written at once, with the
             # request's log line.
             with new_case(
+                rules_token=request_tokens(request)["clocks.RulesVersion"],
                 reporter=user,
                 source=values["source"],
                 point=values["point"],

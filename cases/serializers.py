@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 
+from governance.db import request_tokens
 from keys.models import SCOPE_PERSONAL_DATA, ApiKey
 from org.models import Department, Role
 
@@ -66,8 +67,38 @@ class PhotosField(serializers.ListField):
         return processed
 
 
+# (token of RoutingVersion, the active minor classes by id) as last read in this process.
+_leaves: tuple[str, dict[int, Category]] | None = None
+
+
+class MinorClassField(serializers.PrimaryKeyRelatedField):
+    """An active minor class by id, looked up among those this process keeps while the
+    token of ``RoutingVersion`` (which every write to the categories changes) holds, as
+    the request read it: no query of its own."""
+
+    def to_internal_value(self, data):
+        global _leaves
+        request = self.context.get("request")
+        if request is None:
+            return super().to_internal_value(data)
+        token = request_tokens(request)["cases.RoutingVersion"]
+        held = _leaves
+        if held is None or held[0] != token:
+            held = _leaves = (token, {c.pk: c for c in self.get_queryset()})
+        if isinstance(data, bool):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            pk = Category._meta.pk.to_python(data)
+        except DjangoValidationError:
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        found = held[1].get(pk)
+        if found is None:
+            self.fail("does_not_exist", pk_value=data)
+        return found
+
+
 class CaseCreateSerializer(serializers.Serializer):
-    category = serializers.PrimaryKeyRelatedField(
+    category = MinorClassField(
         queryset=Category.objects.filter(
             is_active=True, children__isnull=True, parent__isnull=False
         ),

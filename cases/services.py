@@ -207,14 +207,15 @@ def _writing(report: dict):
 
 
 @contextmanager
-def new_case(**report) -> Iterator[NewCase]:
+def new_case(*, rules_token: str | None = None, **report) -> Iterator[NewCase]:
     """Report a case (``NewCase``'s arguments): inside the block the caller may check it
     and take actions on it; it is written when the block ends. A block that raises
     writes no case (a number it took is not given back). The clock rules are read once
-    for all of it."""
+    for all of it, under ``rules_token`` when the request read it already (a new case
+    holds no row lock that the token must be read under)."""
     from clocks.services import rules_read_once
 
-    with _writing(report), rules_read_once():
+    with _writing(report), rules_read_once(rules_token):
         new = NewCase(**report)
         yield new
         new.save()

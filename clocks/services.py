@@ -67,46 +67,50 @@ class Rules:
 
 
 _rules_in_memory: tuple[str, Rules, DepartmentCalendars] | None = None
-# Inside ``rules_read_once``: a box for the rules the block read first.
-_rules_of_block: ContextVar[list | None] = ContextVar("clock_rules_of_block", default=None)
+# Inside ``rules_read_once``: the token to use (None: read it) and the rules read first.
+_rules_of_block: ContextVar[dict | None] = ContextVar("clock_rules_of_block", default=None)
 
 
 def current_rules() -> tuple[Rules, DepartmentCalendars]:
-    """The stage limits, the ladder and the departments' calendars, kept in this process
-    for as long as the token of ``RulesVersion`` stays the one they were read under (one
-    query instead of seven or eight per transition). Read the token inside the
-    transaction that holds the case's row lock: a change committed before it is seen, and
-    a recalculation asked by a later change waits for the lock and computes again.
-    Inside ``rules_read_once`` the token is read once for the whole block."""
+    """The stage limits, the ladder, the filing conditions and the departments'
+    calendars, kept in this process for as long as the token of ``RulesVersion`` stays
+    the one they were read under (one query instead of seven or eight per transition).
+    Read the token inside the transaction that holds the case's row lock: a change
+    committed before it is seen, and a recalculation asked by a later change waits for
+    the lock and computes again. Inside ``rules_read_once`` the token is read once for
+    the whole block (or given to it)."""
     global _rules_in_memory
     box = _rules_of_block.get()
-    if box:
-        return box[0]
-    token = version_token(RulesVersion)
+    if box is not None and box["rules"] is not None:
+        return box["rules"]
+    token = box["token"] if box is not None and box["token"] is not None else None
+    if token is None:
+        token = version_token(RulesVersion)
     held = _rules_in_memory
     if held is None or held[0] != token:
         # Read after the token: rules newer than the token are kept under it at worst,
         # and replaced as soon as the token moves on.
         held = _rules_in_memory = (token, Rules(), DepartmentCalendars())
     if box is not None:
-        box.append((held[1], held[2]))
+        box["rules"] = (held[1], held[2])
     return held[1], held[2]
 
 
 @contextmanager
-def rules_read_once() -> Iterator[None]:
+def rules_read_once(token: str | None = None) -> Iterator[None]:
     """One transaction's steps (filing a case as it is reported, say) share the rules
     read by the first of them: one token read, not one per step. Enter it inside the
-    transaction; a nested block shares the outer one's rules."""
+    transaction; a nested block shares the outer one's rules. ``token``: the token read
+    already in this request (``governance.db.request_tokens``), for a block that holds
+    no case's row lock (a new case): then none is read."""
     if _rules_of_block.get() is not None:
         yield
         return
-    reset = _rules_of_block.set([])
+    reset = _rules_of_block.set({"token": token, "rules": None})
     try:
         yield
     finally:
         _rules_of_block.reset(reset)
-
 
 def step_share(step: EscalationStep, allowed: datetime.timedelta) -> float:
     if step.percent is not None:

@@ -8,9 +8,16 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from governance.db import request_tokens
+
 from .models import ApiKey, PersonalToken
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def credentials_token(request) -> str:
+    """``CredentialsVersion``'s token, read with the request's other version tokens."""
+    return request_tokens(request)["keys.CredentialsVersion"]
 
 
 def _header(request) -> tuple[str, str] | None:
@@ -32,7 +39,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         raw = self.raw_key(request)
         if raw is None:
             return None
-        key = ApiKey.objects.authenticate(raw)
+        key = ApiKey.objects.authenticate(raw, credentials_token(request))
         if key is None:
             raise exceptions.AuthenticationFailed(
                 _("This API key is not valid: unknown, revoked or expired.")
@@ -71,7 +78,7 @@ class PersonalTokenAuthentication(BaseAuthentication):
             return None
         if not header[1]:
             raise exceptions.AuthenticationFailed(_("Give the token after “Token ”."))
-        token = PersonalToken.objects.authenticate(header[1])
+        token = PersonalToken.objects.authenticate(header[1], credentials_token(request))
         if token is None:
             raise exceptions.AuthenticationFailed(
                 _("This token is not valid: unknown, revoked or expired.")

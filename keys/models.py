@@ -71,16 +71,18 @@ _held: dict[tuple[str, str], tuple[str, models.Model]] = {}
 class CredentialQuerySet(models.QuerySet):
     kind = ""
 
-    def authenticate(self, raw: str):
+    def authenticate(self, raw: str, token: str | None = None):
         """The active credential ``raw`` names, with its user loaded, or None. Its user's
         roles and departments (and a key's areas) are read with it, and kept in this
-        process while ``CredentialsVersion`` holds; each request gets its own copy."""
+        process while ``CredentialsVersion`` holds; each request gets its own copy.
+        ``token``: that table's token as this request read it (else it is read now)."""
         parts = _split(raw, self.kind)
         if parts is None:
             return None
         prefix, secret = parts
         now = timezone.now()
-        token = version_token(CredentialsVersion)
+        if token is None:
+            token = version_token(CredentialsVersion)
         held = _held.get((self.kind, prefix))
         if held is None or held[0] != token:
             # Read after the token: a change committed since is kept under the old token

@@ -1,10 +1,12 @@
 import datetime
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases.models import Case, CaseEvent, Photo, Stage
+from cases.models import Case, CaseEvent, Category, FilingCondition, Photo, Stage
 from cases.workflow import perform
 from clocks.models import Clock
 from clocks.services import clocks_update
@@ -290,6 +292,26 @@ class CreateTestCase(ApiTestCase):
         self.assertEqual(case.deadline, next(row[3] for row in written if row[0] == "case"))
         clocks_update(Case.objects.get(pk=case.pk))  # again, from the stored history
         self.assertEqual(clocks(), written)
+
+    def test_it_reads_what_it_keeps_in_memory_once_and_sees_each_change_at_once(self):
+        """Credentials, categories and clock rules come from this process's memory under
+        version tokens that one statement reads; a change to any reaches the next request."""
+        _data, first, _callbacks = self.centre_files_at_once("第一件")
+        with CaptureQueriesContext(connection) as captured:
+            self.centre_files_at_once("第二件")
+        tokens = [q["sql"] for q in captured if "token FROM" in q["sql"]]
+        self.assertEqual(len(tokens), 1, tokens)
+        self.assertFalse([q["sql"] for q in captured if '"cases_category"' in q["sql"]])
+        condition = FilingCondition.objects.get(pk=first.json()["condition"])
+        doubled = condition.limit_value * 2
+        FilingCondition.objects.filter(pk=condition.pk).update(limit_value=doubled)
+        _data, longer, _callbacks = self.centre_files_at_once("第三件")
+        self.assertGreater(longer.json()["deadline"], first.json()["deadline"])
+        Category.objects.filter(pk=self.category.pk).update(is_active=False)
+        data = {"category": self.category.pk, "description": "停用", "lon": INSIDE.x,
+                "lat": INSIDE.y, "source": "leader"}  # fmt: skip
+        refused = self.call("POST", CASES, data, user=self.li)
+        self.assertError(refused, 400, "category", "Invalid pk")
 
     def test_only_grid_workers_and_dispatchers_report(self):
         for role, person in self.personas.items():
