@@ -112,6 +112,7 @@ def rules_read_once(token: str | None = None) -> Iterator[None]:
     finally:
         _rules_of_block.reset(reset)
 
+
 def step_share(step: EscalationStep, allowed: datetime.timedelta) -> float:
     if step.percent is not None:
         return step.percent / 100

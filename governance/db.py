@@ -328,6 +328,7 @@ def request_tokens(request) -> dict[str, str]:
         tokens = request._version_tokens = dict(zip(REQUEST_VERSIONS, values, strict=True))
     return tokens
 
+
 def execute_unflushed(
     sql: str, params=(), using: str = "default", *, returning: bool = False
 ) -> list | None:
