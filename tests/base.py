@@ -1,5 +1,11 @@
 """A test base with one named persona per role (and one with none)."""
 
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+from django.db import connection
 from django.test import TestCase
 
 from org.models import Department, Membership, Role, RoleGrant, User
@@ -55,3 +61,20 @@ class BaseTestCase(PersonasMixin, TestCase):
     @classmethod
     def setUpTestData(cls):
         cls.make_personas()
+
+
+def run_apart(script: str) -> subprocess.CompletedProcess:
+    """Run ``script`` with ``manage.py shell``, in a process of its own on a connection in
+    autocommit to the test database (a test runs inside a transaction, which settings
+    made for one transaction would outlive)."""
+    db = connection.settings_dict
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    env = {**os.environ, "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}{port}/{db['NAME']}"}
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", script],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

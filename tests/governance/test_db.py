@@ -2,13 +2,9 @@
 whose commit does not wait for the disk (``execute_unflushed``), version tokens."""
 
 import datetime
-import os
-import subprocess
-import sys
 import unittest
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.test import TestCase
@@ -18,6 +14,7 @@ from cases.models import Case, CaseEvent, CaseReporter, Source, Stage
 from clocks.models import Clock, ClockStep, EscalationStep, RulesVersion
 from governance.db import execute_unflushed, insert_together, version_token
 from maps.models import MapVersion
+from tests.base import run_apart
 from tests.cases.base import CaseTestCase
 
 POINT = Point(116.40051234567891, 39.91051234567891, srid=4326)
@@ -157,15 +154,8 @@ class UnflushedTestCase(TestCase):
 
     @unittest.skipUnless(connection.vendor == "postgresql", "PostgreSQL only")
     def test_outside_a_transaction_the_commit_does_not_wait_for_the_disk(self):
-        # Run apart, on a connection of its own in autocommit (this test runs inside a
-        # transaction). Right after a commit that waited for the disk the log is flushed
-        # as far as it was written; after one that did not, it is not yet.
-        db = connection.settings_dict
-        port = f":{db['PORT']}" if db["PORT"] else ""
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}{port}/{db['NAME']}",
-        }
+        # Run apart, in autocommit. Right after a commit that waited for the disk the log
+        # is flushed as far as it was written; after one that did not, it is not yet.
         script = (
             "from django.db import connection\n"
             "from governance.db import execute_unflushed\n"
@@ -191,14 +181,7 @@ class UnflushedTestCase(TestCase):
             "    setting = c.fetchone()[0]\n"
             "print(*counts, setting)\n"
         )
-        result = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-v0", "-c", script],
-            cwd=settings.BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_apart(script)
         self.assertEqual(result.returncode, 0, result.stderr)
         plain, unflushed, setting = result.stdout.split()
         # Another process writing at the same moment may leave a plain commit's log

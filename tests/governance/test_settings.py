@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import SimpleTestCase, TestCase
 
 from governance.settings import BASE_DIR, envbool, parse_database_url
+from tests.base import run_apart
 
 
 class DatabaseUrlTestCase(SimpleTestCase):
@@ -98,14 +99,7 @@ class PreparedStatementsTestCase(TestCase):
             self.assertEqual(cursor.fetchone()[0], "off")
 
     def test_custom_plans_last_as_long_as_their_transaction(self):
-        # Run apart, on a connection of its own in autocommit (this test runs inside a
-        # transaction, which a SET LOCAL would outlive).
-        db = connection.settings_dict
-        port = f":{db['PORT']}" if db["PORT"] else ""
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}{port}/{db['NAME']}",
-        }
+        # Run apart: a SET LOCAL would outlive this test's own transaction.
         script = (
             "from django.db import connection\n"
             "from governance.db import custom_plans\n"
@@ -124,13 +118,6 @@ class PreparedStatementsTestCase(TestCase):
             "    seen.append(mode())\n"
             "print(' '.join(seen))\n"
         )
-        result = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-v0", "-c", script],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_apart(script)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.split(), ["auto", "force_custom_plan", "auto", "auto"])
