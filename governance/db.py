@@ -130,7 +130,7 @@ def insert_together(objs: list, using: str = "default") -> None:
                     record[field.column] = -parent[1]
                     links.append((obj, field, parent))
                 else:
-                    record[field.column] = _json_value(field.pre_save(obj, True), kind)
+                    record[field.column] = _json_value(field.pre_save(obj, True), kind, field)
             records.append(record)
         columns = []
         for field, _kind in plan.fields:
@@ -220,9 +220,12 @@ def _json_kind(field) -> str:
     return field.get_internal_type()
 
 
-def _json_value(value, kind: str):
+def _json_value(value, kind: str, field):
     """The value as JSON that PostgreSQL reads back exactly: text in the column type's
-    input form where JSON has no such type (hex EWKB for geometries)."""
+    input form where JSON has no such type (hex EWKB for geometries, in the column's
+    SRID as Django's own insert would transform it)."""
+    if value is not None and kind == "json" and field.encoder is not None:
+        return json.loads(json.dumps(value, cls=field.encoder))
     if value is None or kind == "json":
         return value
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
@@ -232,6 +235,8 @@ def _json_value(value, kind: str):
     if isinstance(value, decimal.Decimal):
         return str(value)
     if kind == "geometry":
+        if value.srid is not None and value.srid != field.srid:
+            value = value.transform(field.srid, clone=True)
         return value.hexewkb.decode()
     if isinstance(value, uuid.UUID):
         return str(value)

@@ -102,6 +102,20 @@ class InsertTogetherTestCase(CaseTestCase):
         self.assertEqual(self.stored(together), self.stored(one_by_one))
         self.assertEqual(Case.objects.get(pk=together[0].pk).point.coords, POINT.coords)
 
+    def test_a_point_in_another_reference_system_is_stored_in_the_columns_one(self):
+        together = self.rows("投影坐标")
+        together[0].point = POINT.transform(4548, clone=True)  # CGCS2000 / 3-degree GK
+        insert_together(together)
+        one_by_one = self.rows("投影坐标")
+        one_by_one[0].point = POINT.transform(4548, clone=True)
+        Case.objects.bulk_create([one_by_one[0]])
+        stored = [Case.objects.get(pk=rows[0].pk).point for rows in (together, one_by_one)]
+        self.assertEqual({p.srid for p in stored}, {4326})
+        for a, b in zip(stored[0].coords, stored[1].coords, strict=True):
+            self.assertAlmostEqual(a, b, places=9)
+        for a, b in zip(stored[0].coords, POINT.coords, strict=True):
+            self.assertAlmostEqual(a, b, places=7)
+
     def test_it_sets_the_keys_and_keeps_the_parents_in_hand(self):
         rows = self.rows("键")
         insert_together(rows)
