@@ -2,10 +2,9 @@
 
 Cases are reports sampled from the stored cases of the demo district (their category,
 place and urgency, so the mix of categories and departments is the generator's),
-registered and filed by the command centre in one transaction, as the API does for a
-call filed at once (``case_report`` and ``perform(case, "file")`` in
-``effects.together()``); the commit enqueues ``route_case`` for the worker (two pool
-processes, as in production).
+registered and filed by the command centre at once, as the API does for a call filed
+at once (``new_case`` and ``take("file")``: one statement); the write enqueues
+``route_case`` for the worker (two pool processes, as in production).
 
 (a) Filed -> assigned latency at a steady 50 cases/s: the routing event's time minus the
     filing event's time (both written inside their transactions, just before commit).
@@ -29,12 +28,11 @@ import time
 from contextlib import contextmanager
 
 from django.contrib.gis.geos import Point
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 
 from bench import percentile, report, vacuum
 from bench import worker as bench_worker
 from bench.tasks import NOOP_KEY, client, noop
-from cases import effects
 from cases.models import (
     OPEN_STAGES,
     Case,
@@ -44,9 +42,8 @@ from cases.models import (
     Source,
     WorkingCalendar,
 )
-from cases.services import case_report
+from cases.services import new_case
 from cases.synthetic import generate_cases
-from cases.workflow import perform
 from org.models import Department, Role, User
 
 RATE = 50  # cases (and floor tasks) per second
@@ -130,17 +127,16 @@ def _file_one(i: int) -> tuple[int, int]:
         time.sleep(max(0.0, begin + i / rate - time.time()))
     category, x, y, urgency = specs[i]
     dispatcher = _filing["dispatcher"]
-    with transaction.atomic(), effects.together():
-        case = case_report(
-            reporter=dispatcher,
-            source=Source.LEADER,
-            point=Point(x, y, srid=4326),
-            category=category,
-            description="路由基准测试",
-            urgency=urgency,
-        )
-        perform(case, "file", dispatcher, held=True)
-    return i, case.pk
+    with new_case(
+        reporter=dispatcher,
+        source=Source.LEADER,
+        point=Point(x, y, srid=4326),
+        category=category,
+        description="路由基准测试",
+        urgency=urgency,
+    ) as new:
+        new.take("file", dispatcher)
+    return i, new.case.pk
 
 
 def file_all(specs: list[tuple], rate: float | None) -> tuple[list[int], float]:

@@ -764,19 +764,13 @@ def perform(
     reason: str = "",
     data: dict | None = None,
     photos: Sequence[PhotoUpload] = (),
-    held: bool = False,
 ) -> CaseEvent:
     """Take ``action`` on the case as ``user``, or raise ``TransitionError`` and change nothing.
 
     ``version`` is the version the person saw; when someone else acted since, the action
     is refused with ``CaseChanged`` rather than applied to a case they have not seen.
-    ``held``: the caller's transaction holds the case's row and ``case`` is its current
-    copy (a case reported in this same transaction, which nobody else can see yet); it
-    is changed in place instead of being read again (and when the action is refused,
-    the copy may hold half of it: let the transaction roll back).
+    A case being reported, not written yet, takes ``perform_on_new``.
     """
-    if held and not isinstance(case, Case):
-        raise TypeError("held=True needs the case itself.")
     transition = BY_ACTION.get(action)
     if transition is None:
         raise InvalidInput(_("Unknown action."), field="action")
@@ -788,11 +782,7 @@ def perform(
     case_id = case.pk if isinstance(case, Case) else case
     with transaction.atomic(), rules_read_once():
         locked = (
-            case
-            if held
-            else Case.objects.select_for_update(of=("self",))
-            .select_related("category")
-            .get(pk=case_id)
+            Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=case_id)
         )
         if version is not None and locked.version != int(version):
             raise CaseChanged(
@@ -817,7 +807,7 @@ def perform(
         from . import effects
 
         effects.after_transition(locked, event)
-    if isinstance(case, Case) and not held:
+    if isinstance(case, Case):
         case.refresh_from_db()
     return event
 
@@ -846,8 +836,8 @@ def _take(
 
 
 def perform_on_new(case: Case, action: str, user, *, data: dict | None = None) -> CaseEvent:
-    """``perform`` on a case reported in this same transaction and not written yet (see
-    ``cases.intake``): the same checks and effect, applied to the instance, whose version
+    """``perform`` on a case being reported and not written yet (``services.NewCase``):
+    the same checks and effect, applied to the instance, whose version
     goes up by one; the event is returned unsaved, to be written with the case. For
     actions whose effect writes nothing of its own (filing does not: its number comes
     from the day's counter), with no reason or photos."""

@@ -140,40 +140,36 @@ def clocks_update_many(
     rules: Rules | None = None,
     calendars: DepartmentCalendars | None = None,
     now=None,
-    new: dict[int, list[CaseEvent]] | None = None,
 ) -> None:
     """``clocks_update`` for several cases at once, each under its row lock: the events,
     clocks and steps of all of them are read in three queries and written in a few (a
-    batch of routings costs about what one does). ``new``: the whole history, by case
-    id, of cases reported in this transaction, which have no clocks yet; nothing of
-    theirs is read."""
+    batch of routings costs about what one does). A case not written yet takes
+    ``clocks_of_new_case``."""
     if not cases:
         return
     now = now or timezone.now()
     if rules is None or calendars is None:
         held_rules, held_calendars = current_rules()
         rules, calendars = rules or held_rules, calendars or held_calendars
-    new = new or {}
-    events = defaultdict(list, {pk: sorted(history, key=_when) for pk, history in new.items()})
+    events = defaultdict(list)
     clocks = defaultdict(dict)
     steps = defaultdict(list)
-    ids = [case.pk for case in cases if case.pk not in new]
-    if ids:
-        for event in (
-            CaseEvent.objects.filter(case_id__in=ids)
-            .order_by("case_id", "at", "id")
-            .only("case", "at", "action", "to_stage", "payload")
-        ):
-            events[event.case_id].append(event)
-        clock_ids = []
-        for clock in Clock.objects.filter(case_id__in=ids):
-            clocks[clock.case_id][(clock.kind, clock.seq)] = clock
-            clock_ids.append(clock.pk)
-        # By the clocks' ids, not by a join on the case: the plan cannot go wrong (with
-        # stale statistics PostgreSQL chose to scan every step), and no clock, no query.
-        if clock_ids:
-            for row in ClockStep.objects.filter(clock_id__in=clock_ids).order_by("id"):
-                steps[row.clock_id].append(row)
+    ids = [case.pk for case in cases]
+    for event in (
+        CaseEvent.objects.filter(case_id__in=ids)
+        .order_by("case_id", "at", "id")
+        .only("case", "at", "action", "to_stage", "payload")
+    ):
+        events[event.case_id].append(event)
+    clock_ids = []
+    for clock in Clock.objects.filter(case_id__in=ids):
+        clocks[clock.case_id][(clock.kind, clock.seq)] = clock
+        clock_ids.append(clock.pk)
+    # By the clocks' ids, not by a join on the case: the plan cannot go wrong (with
+    # stale statistics PostgreSQL chose to scan every step), and no clock, no query.
+    if clock_ids:
+        for row in ClockStep.objects.filter(clock_id__in=clock_ids).order_by("id"):
+            steps[row.clock_id].append(row)
     writes = _ClockWrites()
     for case in cases:
         _measure_case(case, events[case.pk], clocks[case.pk], rules, calendars, writes)
@@ -246,10 +242,6 @@ def _measure_case(
                     row.deadline_version += 1
                 writes.changed_clocks.append(row)
         writes.reconcile.append((row, measured))
-
-
-def _when(event: CaseEvent) -> tuple:
-    return event.at, event.pk
 
 
 class _ClockWrites:

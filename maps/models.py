@@ -6,10 +6,6 @@ seconds and no cached tile outlives the data it was drawn from. It lives in the 
 because the web processes and the Celery worker (which routes cases) all change cases.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
 from django.db import connections, models, transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -55,28 +51,6 @@ def _bump_on_commit(using: str) -> None:
     bump_version(using)
 
 
-# Inside ``one_bump``: the databases written to, for the bump at the end of the block.
-_written_in_block: ContextVar[list[str] | None] = ContextVar("map_written", default=None)
-
-
-@contextmanager
-def one_bump() -> Iterator[None]:
-    """Writes inside the block, at whatever savepoint level, raise the version once: the
-    bump is registered when the block ends, at the block's own level, so that it is
-    discarded exactly when the block's writes are."""
-    if _written_in_block.get() is not None:
-        yield
-        return
-    written: list[str] = []
-    reset = _written_in_block.set(written)
-    try:
-        yield
-    finally:
-        _written_in_block.reset(reset)
-    for using in dict.fromkeys(written):
-        case_written(None, None, using)
-
-
 def case_written(sender, instance, using="default", **kwargs) -> None:
     """Signal receiver: raise the counter after the surrounding transaction commits.
 
@@ -85,10 +59,6 @@ def case_written(sender, instance, using="default", **kwargs) -> None:
     enough, however many cases and events it wrote.
     """
     connection = connections[using]
-    written = _written_in_block.get()
-    if written is not None:
-        written.append(using)  # one bump when the block ends
-        return
     # One already waiting at this same savepoint level commits or rolls back with this
     # write. (Test cases run callbacks registered in their own savepoint only, so a bump
     # waiting at another level is not relied on.)
