@@ -3,18 +3,19 @@
 Cases are reports sampled from the stored cases of the demo district (their category,
 place and urgency, so the mix of categories and departments is the generator's),
 registered and filed by the command centre at once, as the API does for a call filed
-at once (``new_case`` and ``take("file")``: one statement); the write enqueues
-``route_case`` for the worker (two pool processes, as in production).
+at once (``new_case`` and ``take("file")``: one statement); once committed, the filing
+wakes the routing queue (a ``route_case`` task, unless one already waits there) for the
+worker (two pool processes, as in production).
 
 (a) Filed -> assigned latency at a steady 50 cases/s: the routing event's time minus the
     filing event's time (both written inside their transactions, just before commit).
     Floor: a no-op task sent through the same broker to the same worker at the same rate,
     from just before sending to the moment it runs. Filing and floor take turns in rounds.
-(b) Routing throughput: a backlog of filed cases waiting in the routing queue, routed by
-    the worker started on it: cases over the time between the first and the last routing
-    event. Floor: the same decision (the first active rule by priority that matches the
-    category, urgency, area, grid and drawn shape) in raw SQL for the same cases, one
-    query per case and one for all.
+(b) Routing throughput: a backlog of filed cases waiting for routing, routed by the
+    worker started on it (a batch per task, each task sending the next): cases over the
+    time between the first and the last routing event. Floor: the same decision (the
+    first active rule by priority that matches the category, urgency, area, grid and
+    drawn shape) in raw SQL for the same cases, one query per case and one for all.
 
 Every department is on a round-the-clock calendar while the benchmark runs (and back to
 its own afterwards), so that an officer is assigned at any hour. The filed cases stay in
@@ -44,6 +45,7 @@ from cases.models import (
 )
 from cases.services import new_case
 from cases.synthetic import generate_cases
+from governance.celery import purge_queues
 from org.models import Department, Role, User
 
 RATE = 50  # cases (and floor tasks) per second
@@ -290,7 +292,7 @@ def recalculation(workers: list) -> None:
     )
     bench_worker.stop(worker)
     workers.remove(worker)
-    bench_worker.purge()
+    purge_queues()
 
 
 def settle() -> None:
@@ -419,7 +421,7 @@ def run() -> None:
     specs = reports(BACKLOG + ROUNDS * PER_ROUND)
     categories = len({category.pk for category, *_ in specs})
     print(f"reports: {len(specs):,} sampled from stored cases, {categories} categories", flush=True)
-    bench_worker.purge()
+    purge_queues()
     workers: list = []
     with round_the_clock():
         try:
@@ -431,4 +433,4 @@ def run() -> None:
         finally:
             for process in workers:
                 bench_worker.stop(process)
-            bench_worker.purge()
+            purge_queues()

@@ -10,16 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from governance.celery import app
-
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def purge() -> None:
-    """Tasks left in the queues by an earlier, interrupted run."""
-    with app.connection_for_write() as conn:
-        for queue in settings.GRIDGOV_QUEUES:
-            conn.default_channel.queue_purge(queue)
 
 
 def start(name: str = "bench", concurrency: int = 2) -> subprocess.Popen:

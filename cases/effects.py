@@ -11,12 +11,16 @@ log = logging.getLogger(__name__)
 
 
 def enqueue_routing(case_id: int) -> None:
-    """Hand a filed case to the routing queue. With the broker down the filing still
-    stands: the case row says it needs routing and the periodic sweep routes it later."""
+    """Wake the routing queue for a filed case, unless a routing task already waits there:
+    that task takes this case with the others (``tasks.route_case``). With the broker down
+    the filing still stands: the case row says it needs routing and the periodic sweep
+    routes it later."""
+    from governance.wake import wake
+
     from .tasks import route_case
 
     try:
-        route_case.delay(case_id)
+        wake("routing", lambda: route_case.delay(case_id))
     except Exception:  # noqa: BLE001 - any broker failure is made good by the sweep
         log.warning(
             "Could not enqueue routing of case %s; the sweep will route it.", case_id, exc_info=True

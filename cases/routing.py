@@ -509,9 +509,9 @@ def case_route(case_id: int) -> CaseEvent | None:
     return cases_route(case_id).get(case_id)
 
 
-def cases_route(case_id: int, *, also: int = 0) -> dict[int, CaseEvent]:
-    """Route a filed case once, and with it up to ``also`` other cases waiting for routing
-    (oldest first), in one transaction: each is dispatched by the first matching rule
+def cases_route(case_id: int | None, *, also: int = 0) -> dict[int, CaseEvent]:
+    """Route a filed case once (if any), and with it up to ``also`` other cases waiting
+    for routing (oldest first), in one transaction: each is dispatched by the first matching rule
     (and assigned an officer), or recorded as matching no rule. A case already routed, or
     being routed by another worker (its row locked), is left alone, so a redelivered or
     re-enqueued task does nothing. Returns the routing events by case id.
@@ -533,7 +533,7 @@ def cases_route(case_id: int, *, also: int = 0) -> dict[int, CaseEvent]:
             .filter(needs_routing=True)
             .select_related("category", "grid", "condition")
         )
-        cases = list(waiting.filter(pk=case_id))
+        cases = list(waiting.filter(pk=case_id)) if case_id is not None else []
         if also > 0:
             cases += list(waiting.exclude(pk=case_id).order_by("filed_at", "pk")[:also])
         if not cases:

@@ -1,3 +1,5 @@
+import datetime
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -14,22 +16,33 @@ from .models import CaseEvent
     retry_backoff_max=60,
     max_retries=8,
 )
-def route_case(case_id: int) -> int:
-    """Route a filed case, and with it the other cases waiting (up to
-    ``ROUTING_BATCH``, oldest first): under load one task routes many, and their own
-    tasks find nothing left to do. Safe to run twice. Returns how many it routed."""
-    from .routing import cases_route
+def route_case(case_id: int | None = None) -> int:
+    """Route the cases waiting, a batch at a time (``ROUTING_BATCH``): the filed case that
+    woke the queue first, then the others, oldest first. Sent only when no routing task
+    waits in the queue (``effects.enqueue_routing``), so as it starts it lets the next
+    filing wake the queue again; when more cases wait after its batch, it sends the next
+    task itself. Safe to run twice. Returns how many it routed."""
+    from governance.wake import wake, woken
 
-    return len(cases_route(case_id, also=settings.ROUTING_BATCH - 1))
+    from .routing import cases_route, unrouted_cases
+
+    woken("routing")
+    batch = settings.ROUTING_BATCH
+    routed = cases_route(case_id, also=batch - 1 if case_id is not None else batch)
+    if unrouted_cases(older_than=datetime.timedelta(0)).exists():
+        wake("routing", route_case.delay)
+    return len(routed)
 
 
 @shared_task(queue="routing")
 def ensure_cases_routed() -> int:
-    """Re-enqueue filed cases whose routing task was lost (broker down, worker killed)."""
+    """Send routing tasks for the filed cases whose routing is late (its wake-up was lost
+    with the broker, or the worker was killed): one task per batch, sent straight to the
+    queue, whatever wake-up the cache believes is waiting. Returns how many are late."""
     from .routing import unrouted_cases
 
     ids = list(unrouted_cases().order_by("filed_at").values_list("pk", flat=True)[:1000])
-    for case_id in ids:
+    for case_id in ids[:: settings.ROUTING_BATCH]:
         route_case.delay(case_id)
     return len(ids)
 

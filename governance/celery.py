@@ -10,6 +10,19 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def purge_queues() -> None:
+    """Drop every task waiting in GridGov's queues (tests and benchmarks, before they start
+    their own workers), and the wake-ups they held."""
+    from django.conf import settings
+
+    from .wake import forget
+
+    with app.connection_for_write() as conn:
+        for queue in settings.GRIDGOV_QUEUES:
+            conn.default_channel.queue_purge(queue)
+    forget(settings.GRIDGOV_QUEUES)
+
+
 @task_prerun.connect
 @task_postrun.connect
 def connections_as_between_requests(sender=None, **kwargs) -> None:

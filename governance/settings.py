@@ -324,7 +324,7 @@ if NOTIFICATION_DIGEST_SECONDS < 10:
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "governance.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "gridgov",
         }
@@ -435,6 +435,9 @@ ROUTING_GRACE_SECONDS = envint("ROUTING_GRACE_SECONDS", 30)
 # A routing task takes the other cases waiting along with its own, up to this many: under
 # load one transaction routes a batch, and the rows they share are read once.
 ROUTING_BATCH = envint("ROUTING_BATCH", 100)
+# A wake-up task sent to a queue is trusted to be waiting there for this long; after it, the
+# next piece of work sends another (governance/wake.py).
+WAKE_SECONDS = envint("WAKE_SECONDS", 30)
 # With the broker down, give up publishing quickly: the request that filed a case must not
 # hang, and the sweep enqueues the task again later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

@@ -7,9 +7,10 @@ memory cache would multiply the limit by the number of processes.
 
 import time
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
+
+from governance.cache import redis_key
 
 from .models import ApiKey
 
@@ -38,10 +39,10 @@ class ApiKeyRateThrottle(BaseThrottle):
 def _count(name: str) -> int:
     """Add one to the window's count and return it: on Redis an INCR and an EXPIRE (when
     the count is new) sent together, one round trip; elsewhere the cache's add and incr."""
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, RedisCache):
-        key = backend.make_and_validate_key(name)
-        pipeline = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+    found = redis_key(name)
+    if found is not None:
+        client, key = found
+        pipeline = client.pipeline(transaction=False)
         pipeline.incr(key)
         pipeline.expire(key, WINDOW * 2, nx=True)
         return pipeline.execute()[0]

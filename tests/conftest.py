@@ -102,14 +102,10 @@ class WorkerHandle:
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker):
     """One real worker for the whole run."""
-    from django.conf import settings
-
-    from governance.celery import app
+    from governance.celery import purge_queues
 
     # Tasks left over from an earlier, interrupted run would act on a database that is gone.
-    with app.connection_for_write() as conn:
-        for queue in settings.GRIDGOV_QUEUES:
-            conn.default_channel.queue_purge(queue)
+    purge_queues()
     handle = WorkerHandle()
     yield handle
     stop_worker(handle.process)

@@ -2,10 +2,12 @@
 routed twice, whatever happens to the broker or the worker."""
 
 import datetime
+import re
 import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -24,7 +26,7 @@ from cases.models import (
 )
 from cases.tasks import ensure_cases_routed, route_case
 from cases.workflow import perform
-from governance.celery import app
+from governance.celery import app, purge_queues
 from tests.cases.base import CaseWorldMixin
 from tests.conftest import start_worker, stop_worker, wait_for
 
@@ -197,3 +199,34 @@ def test_a_worker_killed_mid_routing_routes_the_case_exactly_once(celery_worker_
     route_case.delay(case.pk)
     time.sleep(2)
     assert dispatches(case) == 1
+
+
+def queued(queue: str) -> int:
+    """Messages waiting in a queue of this run's broker (Redis or the filesystem)."""
+    with app.connection_for_write() as conn:
+        return conn.default_channel.queue_declare(queue).message_count
+
+
+def test_filings_share_one_wake_up_and_each_task_sends_the_next_batch(celery_worker_process, world):
+    """With no worker running, five filings leave one routing task in the queue, not
+    five; a worker routing two at a time (ROUTING_BATCH=2) routes them all, each task
+    sending the next while cases wait, each case once."""
+    celery_worker_process.kill()
+    purge_queues()
+    cases = [world().report() for _ in range(5)]
+    for case in cases:
+        perform(case, "file", world.li)
+    assert queued("routing") == 1
+    worker = start_worker("batches", ROUTING_BATCH="2")
+    try:
+        wait_for(lambda: all(routed(case) for case in cases), 60, "the worker to route all five")
+        assert [dispatches(case) for case in cases] == [1] * 5
+        wait_for(lambda: queued("routing") == 0, 30, "the last task to find nothing waiting")
+        log = (Path(settings.VAR_DIR) / "batches-worker.log").read_text()
+        routed_by_task = [
+            int(n) for n in re.findall(r"route_case\[[^\]]+\] succeeded in [\d.]+s: (\d+)", log)
+        ]
+        assert sum(routed_by_task) == 5 and len(routed_by_task) >= 3, log[-3000:]
+    finally:
+        stop_worker(worker)
+        celery_worker_process.restart()

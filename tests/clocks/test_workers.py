@@ -13,7 +13,7 @@ from cases.models import CalendarDay, Case, CaseEvent, WorkingCalendar
 from clocks.models import Clock, ClockStep, Recalculation
 from clocks.services import escalation_levels
 from clocks.tasks import fire_escalations
-from governance.celery import app
+from governance.celery import purge_queues
 from notifications.models import Notification
 from tests.base import PersonasMixin
 from tests.conftest import start_worker, stop_worker, wait_for
@@ -57,9 +57,7 @@ def test_two_workers_and_repeated_ticks_fire_each_step_once(world):
     due = len(scheduled)
     assert due == CASES * 6  # warning and breach on two clocks, two cards on the case
 
-    with app.connection_for_write() as conn:
-        for queue in settings.GRIDGOV_QUEUES:
-            conn.default_channel.queue_purge(queue)
+    purge_queues()
     # Small batches, so that the two workers' transactions interleave.
     workers = [start_worker(f"clocks-{name}", ESCALATION_BATCH="5") for name in "ab"]
     try:
@@ -103,9 +101,7 @@ def test_a_calendar_change_recomputes_open_clocks_chunk_by_chunk_on_a_worker(wor
     each task sending the next; a sweep whose next task was lost is resumed by the beat."""
     cases = [world.handled_from(at(2026, 11, 23, 16, minute)) for minute in range(3)]
     assert {local(case.deadline).date() for case in cases} == {datetime.date(2026, 11, 24)}
-    with app.connection_for_write() as conn:
-        for queue in settings.GRIDGOV_QUEUES:
-            conn.default_channel.queue_purge(queue)
+    purge_queues()
     worker = start_worker("recalculation", CLOCKS_RECALCULATION_CHUNK="1")
     try:
         # Tuesday 24 November becomes a closure: the commit asks for a sweep and sends it.
@@ -138,9 +134,7 @@ def test_a_calendar_change_recomputes_open_clocks_chunk_by_chunk_on_a_worker(wor
         # Another change, whose task is lost: sent while no worker runs, then purged.
         stop_worker(worker)
         CalendarDay.objects.filter(day=datetime.date(2026, 11, 24)).delete()
-        with app.connection_for_write() as conn:
-            for queue in settings.GRIDGOV_QUEUES:
-                conn.default_channel.queue_purge(queue)
+        purge_queues()
         row = Recalculation.objects.get()
         assert (row.requested, row.reached, row.finished_at) == (first.requested + 1, 0, None)
         # Two minutes later the minute's beat finds the sweep stalled and sends it on.
