@@ -4,6 +4,7 @@ statements are planned."""
 import contextlib
 import datetime
 import decimal
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -111,49 +112,36 @@ def insert_together(objs: list, using: str = "default") -> None:
     place = {
         id(obj): (g, o) for g, rows in enumerate(groups.values()) for o, obj in enumerate(rows, 1)
     }
-    order = {model: g for g, model in enumerate(groups)}
-    keys, inserts, sequences, params, links = [], [], [], [], []
-    for g, (model, rows) in enumerate(groups.items()):
-        plan = _json_insert(model, connection)
-        keys.append(
-            f"k{g} AS MATERIALIZED (SELECT nextval(%s::regclass) AS id, o"
-            f" FROM generate_series(1, {len(rows)}) AS o)"
-        )
-        sequences.append(plan.sequence)
+    plans = [_json_insert(model, connection) for model in groups]
+    params, links = [], []
+    for plan, rows in zip(plans, groups.values(), strict=True):
         records = []
         for obj in rows:
             record = {}
-            for field, kind in plan.fields:
-                parent = _batch_parent(obj, field, place)
-                if parent is not None:
-                    # The parent's place, negative: read as "the key of that row".
-                    record[field.column] = -parent[1]
-                    links.append((obj, field, parent))
-                else:
-                    record[field.column] = _json_value(field.pre_save(obj, True), kind, field)
-            records.append(record)
-        columns = []
-        for field, _kind in plan.fields:
-            target = field.related_model if field.is_relation else None
-            if target in order:
-                k = f"k{order[target]}"
-                column = f"j.{plan.quote(field.column)}"
-                columns.append(
-                    f"CASE WHEN {column} < 0 THEN (SELECT id FROM {k} WHERE o = -{column})"
-                    f" ELSE {column} END"
+            for column in plan.fields:
+                if column.relation:
+                    parent = _batch_parent(obj, column.field, place)
+                    if parent is not None:
+                        # The parent's place, negative: read as "the key of that row".
+                        record[column.name] = -parent[1]
+                        links.append((obj, column.field, parent))
+                        continue
+                value = (
+                    getattr(obj, column.attname)
+                    if column.plain
+                    else column.field.pre_save(obj, True)
                 )
-            else:
-                columns.append(f"j.{plan.quote(field.column)}")
-        inserts.append(
-            f"w{g} AS (INSERT INTO {plan.table} ({plan.pk}, {plan.columns})"
-            f" SELECT k{g}.id, {', '.join(columns)}"
-            f" FROM json_populate_recordset(NULL::{plan.table}, %s::json) WITH ORDINALITY"
-            f" AS j JOIN k{g} ON k{g}.o = j.ordinality)"
-        )
+                record[column.name] = value if column.convert is None else column.convert(value)
+            records.append(record)
         params.append(json.dumps(records, separators=(",", ":")))
-    result = " UNION ALL ".join(f"SELECT {g}, o, id FROM k{g}" for g in range(len(groups)))
+    shape = (connection.alias, *((model, len(rows)) for model, rows in groups.items()))
+    statement = _statements.get(shape)
+    if statement is None:
+        if len(_statements) > 500:
+            _statements.clear()
+        statement = _statements[shape] = _insert_statement(plans, groups)
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(keys + inserts)} {result}", sequences + params)
+        cursor.execute(statement, [plan.sequence for plan in plans] + params)
         found = cursor.fetchall()
     rows_of = list(groups.values())
     for g, o, pk in found:
@@ -167,10 +155,44 @@ def insert_together(objs: list, using: str = "default") -> None:
         field.set_cached_value(obj, parent)
 
 
+def _insert_statement(plans: list, groups: dict) -> str:
+    """The statement that writes ``groups`` (rows by model, in order): a key per row from
+    each table's sequence, and an insert per table reading its rows from a JSON parameter,
+    a parent's negative place read as that parent's new key."""
+    order = {model: g for g, model in enumerate(groups)}
+    keys, inserts = [], []
+    for g, (plan, rows) in enumerate(zip(plans, groups.values(), strict=True)):
+        keys.append(
+            f"k{g} AS MATERIALIZED (SELECT nextval(%s::regclass) AS id, o"
+            f" FROM generate_series(1, {len(rows)}) AS o)"
+        )
+        columns = []
+        for column in plan.fields:
+            field = column.field
+            target = field.related_model if field.is_relation else None
+            value = f"j.{plan.quote(column.name)}"
+            if target in order:
+                k = f"k{order[target]}"
+                columns.append(
+                    f"CASE WHEN {value} < 0 THEN (SELECT id FROM {k} WHERE o = -{value})"
+                    f" ELSE {value} END"
+                )
+            else:
+                columns.append(value)
+        inserts.append(
+            f"w{g} AS (INSERT INTO {plan.table} ({plan.pk}, {plan.columns})"
+            f" SELECT k{g}.id, {', '.join(columns)}"
+            f" FROM json_populate_recordset(NULL::{plan.table}, %s::json) WITH ORDINALITY"
+            f" AS j JOIN k{g} ON k{g}.o = j.ordinality)"
+        )
+    result = " UNION ALL ".join(f"SELECT {g}, o, id FROM k{g}" for g in range(len(groups)))
+    return f"WITH {', '.join(keys + inserts)} {result}"
+
+
 def _batch_parent(obj, field, place) -> tuple[int, int] | None:
     """Where the object that ``field`` of ``obj`` refers to sits in the statement, when it
     is written by the same statement (not saved yet)."""
-    if not field.is_relation or not field.is_cached(obj):
+    if not field.is_cached(obj):
         return None
     parent = field.get_cached_value(obj)
     if parent is None or parent.pk is not None:
@@ -178,17 +200,48 @@ def _batch_parent(obj, field, place) -> tuple[int, int] | None:
     return place.get(id(parent))
 
 
+class _Column(NamedTuple):
+    field: models.Field
+    name: str  # the column
+    attname: str
+    relation: bool  # may name a parent written by the same statement
+    plain: bool  # its value is the attribute's (no pre_save of its own)
+    convert: Callable | None  # to what JSON carries, when the value is not that already
+
+
 class _JsonInsert(NamedTuple):
     table: str
     pk: str
     columns: str
     sequence: str
-    fields: list
+    fields: list[_Column]
     quote: Callable[[str], str]
 
 
 # Per database and model: the table, its columns and how each value is written.
 _json_inserts: dict = {}
+# Per database and shape (models and row counts, in order): the statement.
+_statements: dict = {}
+# Column types whose Python values JSON carries as they are.
+_JSON_NATIVE = {
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "EmailField",
+    "ForeignKey",
+    "IntegerField",
+    "OneToOneField",
+    "PositiveBigIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SlugField",
+    "SmallAutoField",
+    "SmallIntegerField",
+    "TextField",
+    "URLField",
+}
 
 
 def _json_insert(model, connection) -> _JsonInsert:
@@ -206,10 +259,23 @@ def _json_insert(model, connection) -> _JsonInsert:
             pk=quote(meta.pk.column),
             columns=", ".join(quote(f.column) for f in fields),
             sequence=sequence,
-            fields=[(f, _json_kind(f)) for f in fields],
+            fields=[_column(f) for f in fields],
             quote=quote,
         )
     return found
+
+
+def _column(field) -> _Column:
+    kind = _json_kind(field)
+    native = kind in _JSON_NATIVE or (kind == "json" and field.encoder is None)
+    return _Column(
+        field=field,
+        name=field.column,
+        attname=field.attname,
+        relation=field.is_relation,
+        plain=type(field).pre_save is models.Field.pre_save,
+        convert=None if native else functools.partial(_json_value, kind=kind, field=field),
+    )
 
 
 def _json_kind(field) -> str:
