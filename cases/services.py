@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, connections, router, transacti
 from django.utils import timezone
 
 from clocks.services import clocks_of_new_case
-from governance.db import execute_unflushed, insert_together
+from governance.db import execute_unflushed, insert_together, unsaved
 from grids.models import locate
 from grids.services import within_metres
 
@@ -127,7 +127,8 @@ class NewCase:
             stage = Stage.SELF_HANDLED
         else:
             stage = Stage.REPORTED
-        self.case = case = Case(
+        self.case = case = unsaved(
+            Case,
             source=source,
             reporter=reporter,
             citizen_name=citizen_name,
@@ -145,7 +146,8 @@ class NewCase:
         )
         if stage == Stage.VERIFYING:
             case.field_worker = case.field_worker_for_check()
-        self.reporter = CaseReporter(
+        self.reporter = unsaved(
+            CaseReporter,
             case=case,
             user=reporter,
             citizen_name=citizen_name,
@@ -155,7 +157,8 @@ class NewCase:
         self.photos = photos
         self.others: list = []
         self.events = [
-            CaseEvent(
+            unsaved(
+                CaseEvent,
                 case=case,
                 actor=reporter,
                 action="report",

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from governance.db import update_rows
+from governance.db import unsaved, update_rows
 from org.models import Department, Role
 
 from .models import (
@@ -848,7 +848,8 @@ def perform_on_new(case: Case, action: str, user, *, data: dict | None = None) -
         raise TypeError(f"{action} needs a reason: perform it once the case is written.")
     ctx, from_stage = _take(transition, case, user, "", data or {}, ())
     case.version += 1
-    return CaseEvent(
+    return unsaved(
+        CaseEvent,
         case=case,
         actor=user,
         action=action,

@@ -27,7 +27,7 @@ from cases.models import (
     Supervision,
     Urgency,
 )
-from governance.db import update_rows, version_token
+from governance.db import unsaved, update_rows, version_token
 from org.models import Department, Role, User
 
 from .engine import measure, replay
@@ -230,7 +230,7 @@ def _measure_case(
             "warn_at": measured.moment(WARN_SHARE),
         }
         if row is None:
-            row = Clock(case=case, kind=replayed.kind, seq=replayed.seq, **values)
+            row = unsaved(Clock, case=case, kind=replayed.kind, seq=replayed.seq, **values)
             existing[(row.kind, row.seq)] = row
             writes.new_clocks.append(row)
         else:
@@ -322,7 +322,8 @@ def _reconcile_steps(
         earlier = fired.get(step.pk)
         if earlier is not None and fire_at <= now:
             new.append(
-                ClockStep(
+                unsaved(
+                    ClockStep,
                     clock=clock,
                     step=step,
                     deadline_version=clock.deadline_version,
@@ -334,8 +335,12 @@ def _reconcile_steps(
             )
         else:
             new.append(
-                ClockStep(
-                    clock=clock, step=step, deadline_version=clock.deadline_version, fire_at=fire_at
+                unsaved(
+                    ClockStep,
+                    clock=clock,
+                    step=step,
+                    deadline_version=clock.deadline_version,
+                    fire_at=fire_at,
                 )
             )
 

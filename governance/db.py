@@ -189,6 +189,42 @@ def _insert_statement(plans: list, groups: dict) -> str:
     return f"WITH {', '.join(keys + inserts)} {result}"
 
 
+def unsaved(model, **values):
+    """``model(**values)``, built as Django builds the rows it reads: every field's value
+    in order, passed by position. For the rows a request creates by the dozen (a new
+    case, its events, clocks and steps), where the keyword form spent a tenth of the
+    request's CPU trying each field's name and then its column's, and setting related
+    objects through their descriptors. A related object given by the field's name is
+    kept as its cached value and its key as the column's, as the keyword form does; a
+    field not given takes its default; anything but a field is refused."""
+    plan = _builds.get(model)
+    if plan is None:
+        plan = _builds[model] = [
+            (field, field.name, field.attname, field.many_to_one)
+            for field in model._meta.concrete_fields
+        ]
+    args, related = [], []
+    for field, name, attname, many_to_one in plan:
+        if many_to_one and name in values:
+            parent = values.pop(name)
+            args.append(None if parent is None else getattr(parent, field.target_field.attname))
+            related.append((field, parent))
+        elif attname in values:
+            args.append(values.pop(attname))
+        else:
+            args.append(field.get_default())
+    if values:
+        raise TypeError(f"{model.__name__} has no field {', '.join(values)}.")
+    instance = model(*args)
+    for field, parent in related:
+        field.set_cached_value(instance, parent)
+    return instance
+
+
+# Per model: its concrete fields as ``unsaved`` reads them.
+_builds: dict = {}
+
+
 def _batch_parent(obj, field, place) -> tuple[int, int] | None:
     """Where the object that ``field`` of ``obj`` refers to sits in the statement, when it
     is written by the same statement (not saved yet)."""

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cases.models import Case, CaseEvent, CaseReporter, Source, Stage
 from clocks.models import Clock, ClockStep, EscalationStep, RulesVersion
-from governance.db import execute_unflushed, insert_together, version_token
+from governance.db import execute_unflushed, insert_together, unsaved, version_token
 from maps.models import MapVersion
 from tests.base import run_apart
 from tests.cases.base import CaseTestCase
@@ -146,6 +146,54 @@ class InsertTogetherTestCase(CaseTestCase):
         insert_together(rows)
         with self.assertRaises(ValueError):
             insert_together([rows[0]])
+
+    def test_a_write_of_another_shape_gets_its_own_statement(self):
+        first = self.rows("形状一")
+        insert_together(first)
+        second = self.rows("形状二")
+        extra = CaseEvent(case=second[0], actor=self.li, action="note", to_stage=Stage.REPORTED)
+        second.insert(4, extra)
+        insert_together(second)
+        self.assertEqual(CaseEvent.objects.filter(case=first[0]).count(), 2)
+        self.assertEqual(
+            list(
+                CaseEvent.objects.filter(case=second[0])
+                .order_by("pk")
+                .values_list("action", flat=True)
+            ),
+            ["report", "note", "note"],
+        )
+        self.assertEqual(ClockStep.objects.filter(clock__case=second[0]).count(), 2)
+
+    def test_unsaved_builds_what_the_keyword_form_builds(self):
+        values = {
+            "source": Source.PATROL,
+            "reporter": self.wang,
+            "point": POINT,
+            "grid": self.grids[0],
+            "community_id": self.community.pk,
+            "category": self.category,
+            "description": "同样",
+            "stage": Stage.REPORTED,
+            "reported_at": timezone.now(),
+        }
+        fields = Case._meta.concrete_fields
+        by_keywords, by_place = Case(**values), unsaved(Case, **values)
+        self.assertEqual(
+            [f.value_from_object(by_place) for f in fields],
+            [f.value_from_object(by_keywords) for f in fields],
+        )
+        self.assertTrue(by_place._state.adding)
+        with self.assertNumQueries(0):
+            self.assertIs(by_place.reporter, self.wang)
+            self.assertIs(by_place.category, self.category)
+        # A parent not written yet: no key, kept in hand (insert_together writes both).
+        event = unsaved(CaseEvent, case=by_place, actor=self.wang, action="report")
+        self.assertIsNone(event.case_id)
+        self.assertIs(event.case, by_place)
+        self.assertIsNotNone(event.at)  # the field's default
+        with self.assertRaises(TypeError):
+            unsaved(Case, description="x", colour="red")
 
     def test_the_version_token_is_empty_until_the_first_change(self):
         RulesVersion.objects.all().delete()
