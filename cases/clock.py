@@ -88,15 +88,18 @@ class Calendar:
 
     def add(self, start: datetime.datetime, amount: datetime.timedelta) -> datetime.datetime:
         """The moment ``amount`` of working time after ``start``."""
-        remaining = amount
+        return self.walk(start).add(amount)
+
+    def walk(self, start: datetime.datetime) -> "Walk":
+        """The working spans from ``start`` on, for adding several amounts to it."""
+        return Walk(self._utc_spans(start))
+
+    def _utc_spans(self, start: datetime.datetime):
+        """``_spans`` as (start in UTC, working time): a span across a DST change is
+        shorter or longer than its wall-clock length, and the real length is what counts."""
         for span_start, span_end in self._spans(start):
-            # Subtract in UTC: a span across a DST change is shorter or longer than its
-            # wall-clock length, and the real length is what counts.
-            available = span_end.astimezone(datetime.UTC) - span_start.astimezone(datetime.UTC)
-            if remaining <= available:
-                return (span_start.astimezone(datetime.UTC) + remaining).astimezone(datetime.UTC)
-            remaining -= available
-        raise ValueError("No working time within three years.")
+            begin = span_start.astimezone(datetime.UTC)
+            yield begin, span_end.astimezone(datetime.UTC) - begin
 
     def between(self, start: datetime.datetime, end: datetime.datetime) -> datetime.timedelta:
         """Working time from ``start`` to ``end``."""
@@ -123,6 +126,30 @@ class Calendar:
             ),
             datetime.timedelta(),
         )
+
+
+class Walk:
+    """Working spans from one start, laid out as far as the amounts added so far reach
+    and kept: adding several amounts to the same start reads each span once."""
+
+    def __init__(self, spans):
+        self._spans = spans
+        self._seen: list[tuple[datetime.datetime, datetime.timedelta]] = []
+
+    def add(self, amount: datetime.timedelta) -> datetime.datetime:
+        """The moment ``amount`` of working time after the start."""
+        remaining = amount
+        for begin, available in self._each():
+            if remaining <= available:
+                return begin + remaining
+            remaining -= available
+        raise ValueError("No working time within three years.")
+
+    def _each(self):
+        yield from self._seen
+        for span in self._spans:
+            self._seen.append(span)
+            yield span
 
 
 def calendar_for(department=None) -> Calendar:

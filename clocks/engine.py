@@ -178,9 +178,25 @@ def measure(
     stopped = clock.stopped_at is not None
     current = calendar_of(clock.department_id)
     allowed = allowed_time(value, unit, current, clock.extra_hours)
-    closed = [s for s in segments if s.end is not None]
-    used = sum((calendar_of(s.department_id).between(s.start, s.end) for s in closed), ZERO)
+    lengths = [
+        None if s.end is None else calendar_of(s.department_id).between(s.start, s.end)
+        for s in segments
+    ]
+    used = sum((length for length in lengths if length is not None), ZERO)
     running_since = segments[-1].start if segments and segments[-1].end is None else None
+    # A clock's moments (its deadline, its warning, each escalation step) are added from
+    # the same start: its working spans are laid out once for all of them.
+    walks: dict = {}
+
+    def add(calendar, start: datetime.datetime, amount: datetime.timedelta):
+        walk = getattr(calendar, "walk", None)
+        if walk is None:
+            return calendar.add(start, amount)
+        key = (id(calendar), start)
+        found = walks.get(key)
+        if found is None:
+            found = walks[key] = walk(start)
+        return found.add(amount)
 
     def moment(share: float) -> datetime.datetime | None:
         target = allowed * share
@@ -189,13 +205,13 @@ def measure(
             calendar = calendar_of(segment.department_id)
             last = index == len(segments) - 1
             if segment.end is None or (stopped and last):
-                return calendar.add(segment.start, target - spent)
-            length = calendar.between(segment.start, segment.end)
+                return add(calendar, segment.start, target - spent)
+            length = lengths[index]
             if spent + length >= target:
-                return calendar.add(segment.start, target - spent)
+                return add(calendar, segment.start, target - spent)
             spent += length
         if stopped and not segments:
-            return calendar_of(clock.department_id).add(clock.started_at, target)
+            return add(calendar_of(clock.department_id), clock.started_at, target)
         return None
 
     return Measured(allowed, used, running_since, moment)
