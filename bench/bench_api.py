@@ -8,10 +8,11 @@ authenticates the key (kept in memory under the version tokens, read in one stat
 counts it against the key's rate limit in Redis, locates the point in its unit grid,
 takes the day's case number, writes the case, its reporter, its events, clocks and
 escalation steps and the request's log line in one statement (filed: number, deadline
-on the working calendar), raises the map's version and, once committed, enqueues its
-routing task in Redis. The floor: GET /healthz, a JSON view that touches nothing,
-through the same server, taking turns with the API in rounds so that the machine's
-drift affects both alike.
+on the working calendar), raises the map's version and, once committed, wakes the
+routing queue (a SET NX in Redis, and a Celery task when none waits there: with no
+worker running here, one every WAKE_SECONDS). The floor: GET /healthz, a JSON view
+that touches nothing, through the same server, taking turns with the API in rounds so
+that the machine's drift affects both alike.
 """
 
 import http.client
@@ -245,14 +246,15 @@ def run() -> None:
         f"{queries} SQL statements per case created (in-process, transaction control included);"
         f" {created:,} cases created ({api_status}); {filed:,} filed cases of the bench"
         f" street wait for routing; routing queue in Redis holds {queued:,} tasks;"
-        f" reported without filing (no enqueue):"
+        f" reported without filing (no wake-up):"
         f" {sorted(unfiled_rates)[len(unfiled_rates) // 2]:,.0f} requests/s,"
         f" p50 {percentile(unfiled_lat, 50) * 1000:.1f} ms,"
         f" p99 {percentile(unfiled_lat, 99) * 1000:.1f} ms"
     )
     report(
         f"case creation through the API (POST /api/v1/cases/, API key, locate, file,"
-        f" on-commit enqueue to Redis), gunicorn {WORKERS} sync workers, {CLIENTS} clients",
+        f" on-commit wake-up of routing in Redis), gunicorn {WORKERS} sync workers,"
+        f" {CLIENTS} clients",
         goal=f">= {GOAL_RATE} requests/s and p99 < {GOAL_P99_MS} ms",
         figure=(
             f"{rate:,.0f} requests/s (median of {ROUNDS} rounds of {SECONDS} s:"
