@@ -20,16 +20,21 @@ def route_case(case_id: int | None = None) -> int:
     """Route the cases waiting, a batch at a time (``ROUTING_BATCH``): the filed case that
     woke the queue first, then the others, oldest first. Sent only when no routing task
     waits in the queue (``effects.enqueue_routing``), so as it starts it lets the next
-    filing wake the queue again; when more cases wait after its batch, it sends the next
-    task itself. Safe to run twice. Returns how many it routed."""
+    filing wake the queue again. With more than a batch waiting it sends the next task
+    before it routes its own, so that another worker process routes the next batch beside
+    it (each skips the rows the other holds); and once done, another if cases still wait.
+    Safe to run twice. Returns how many it routed."""
     from governance.wake import wake, woken
 
     from .routing import cases_route, unrouted_cases
 
     woken("routing")
     batch = settings.ROUTING_BATCH
+    waiting = unrouted_cases(older_than=datetime.timedelta(0)).order_by("filed_at")
+    if waiting[batch : batch + 1].exists():
+        wake("routing", route_case.delay)
     routed = cases_route(case_id, also=batch - 1 if case_id is not None else batch)
-    if unrouted_cases(older_than=datetime.timedelta(0)).exists():
+    if waiting.exists():
         wake("routing", route_case.delay)
     return len(routed)
 
