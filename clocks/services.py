@@ -320,29 +320,23 @@ def _reconcile_steps(
                 ClockStep.objects.filter(pk=row.pk, fired_at__isnull=True).update(fire_at=fire_at)
             continue
         earlier = fired.get(step.pk)
+        carried = {}
         if earlier is not None and fire_at <= now:
-            new.append(
-                unsaved(
-                    ClockStep,
-                    clock=clock,
-                    step=step,
-                    deadline_version=clock.deadline_version,
-                    fire_at=fire_at,
-                    fired_at=earlier.fired_at,
-                    notify_at=earlier.notify_at,
-                    notified_at=earlier.notified_at or now,
-                )
+            carried = {
+                "fired_at": earlier.fired_at,
+                "notify_at": earlier.notify_at,
+                "notified_at": earlier.notified_at or now,
+            }
+        new.append(
+            unsaved(
+                ClockStep,
+                clock=clock,
+                step=step,
+                deadline_version=clock.deadline_version,
+                fire_at=fire_at,
+                **carried,
             )
-        else:
-            new.append(
-                unsaved(
-                    ClockStep,
-                    clock=clock,
-                    step=step,
-                    deadline_version=clock.deadline_version,
-                    fire_at=fire_at,
-                )
-            )
+        )
 
 
 def _case_fields_changed(case: Case, clocks) -> bool:
