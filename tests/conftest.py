@@ -157,6 +157,17 @@ def screenshot(request):
     return take
 
 
+def pytest_configure(config):
+    """Passwords are hashed with a fast hasher in the test run: Django's PBKDF2 spends a
+    third of a second per password on purpose, and the suite makes and checks thousands
+    of them. The product's own hasher is checked in tests/governance/test_settings.py."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def messages_in_english():
     """Tests read domain messages in English; pages still follow each request's language

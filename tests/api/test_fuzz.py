@@ -7,7 +7,6 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from django.test import override_settings
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -64,8 +63,6 @@ def same_connection():
 
 
 @pytest.mark.django_db
-# A fast hasher: the token endpoint is fuzzed with many passwords (tested for real in test_keys).
-@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 def test_the_api_holds_to_its_schema_under_fuzzing(same_connection):
     World.make_api_world()
     reset_login_throttle()

@@ -79,6 +79,33 @@ class DatabaseUrlTestCase(SimpleTestCase):
 
 
 @unittest.skipUnless(connection.vendor == "postgresql", "PostgreSQL only")
+class PasswordHasherTestCase(SimpleTestCase):
+    def test_the_product_hashes_passwords_with_pbkdf2(self):
+        # The test run swaps in a fast hasher (tests/conftest.py); the product must not.
+        script = (
+            "import django\n"
+            "django.setup()\n"
+            "from django.contrib.auth.hashers import check_password, make_password\n"
+            "encoded = make_password('correct horse')\n"
+            "print(encoded.split('$')[0], check_password('correct horse', encoded))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=BASE_DIR,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "governance.settings"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.split(), ["pbkdf2_sha256", "True"])
+
+    def test_the_test_run_hashes_fast(self):
+        from django.contrib.auth.hashers import make_password
+
+        self.assertTrue(make_password("correct horse").startswith("md5$"))
+
+
 class PreparedStatementsTestCase(TestCase):
     def test_statements_run_often_are_prepared_once_per_connection(self):
         from org.models import User
