@@ -33,7 +33,7 @@ from cases.models import (
     CaseEvent,
     Stage,
 )
-from governance.db import insert_rows
+from governance.db import delete_rows, insert_rows
 
 from .models import (
     GRID,
@@ -265,28 +265,39 @@ LOOKUP_CHUNK = 1000
 
 
 def existing_rows(model, keys: Iterable[tuple]) -> dict[tuple, object]:
-    """The rows of ``model`` for exactly these keys: each chunk of keys joined as a VALUES
-    list (reading a superset of days, places and departments and filtering it here read
+    """The rows of ``model`` for exactly these keys: each chunk of keys joined as arrays
+    or a VALUES list (reading a superset of days, places and departments and filtering it here read
     most of the table for a catch-up spread over months)."""
     fields = KEYS[model]
     columns = ", ".join(fields)
     table = model._meta.db_table
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     keys = list(set(keys))
     found = {}
+    if connection.vendor == "postgresql":
+        # The keys travel as one array per column (a VALUES list sent a placeholder per
+        # value, which psycopg parsed again for each long statement); one probe of the
+        # unique key's index per key: joined, PostgreSQL hashed the whole table instead
+        # (half a second per chunk at a million cases).
+        arrays = ", ".join(f"%s::{model._meta.get_field(f).db_type(connection)}[]" for f in fields)
+        match = " AND ".join(f"t.{f} = k.{f}" for f in fields)
+        sql = (
+            f"SELECT t.* FROM unnest({arrays}) AS k ({columns}) CROSS JOIN LATERAL"
+            f" (SELECT * FROM {table} t WHERE {match} LIMIT 1) t"
+        )
+        for begin in range(0, len(keys), 10 * LOOKUP_CHUNK):
+            chunk = keys[begin : begin + 10 * LOOKUP_CHUNK]
+            for row in model.objects.raw(
+                sql, [list(column) for column in zip(*chunk, strict=True)]
+            ):
+                found[tuple(getattr(row, f) for f in fields)] = row
+        return found
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     for begin in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[begin : begin + LOOKUP_CHUNK]
-        keys_sql = f"WITH k ({columns}) AS (VALUES {', '.join([row_sql] * len(chunk))})"
-        if connection.vendor == "postgresql":
-            # One probe of the unique key's index per key: joined, PostgreSQL hashed the
-            # whole table instead (half a second per chunk at a million cases).
-            match = " AND ".join(f"t.{f} = k.{f}" for f in fields)
-            sql = (
-                f"{keys_sql} SELECT t.* FROM k CROSS JOIN LATERAL"
-                f" (SELECT * FROM {table} t WHERE {match} LIMIT 1) t"
-            )
-        else:
-            sql = f"{keys_sql} SELECT t.* FROM {table} t JOIN k USING ({columns})"
+        sql = (
+            f"WITH k ({columns}) AS (VALUES {', '.join([row_sql] * len(chunk))})"
+            f" SELECT t.* FROM {table} t JOIN k USING ({columns})"
+        )
         for row in model.objects.raw(sql, [value for key in chunk for value in key]):
             found[tuple(getattr(row, f) for f in fields)] = row
     return found
@@ -294,14 +305,12 @@ def existing_rows(model, keys: Iterable[tuple]) -> dict[tuple, object]:
 
 def replace_rows(model, create: list, update: list, delete: list[int]) -> None:
     """Write the changed daily rows: the changed and emptied ones deleted, the changed and
-    new ones inserted, a statement or two each (an UPDATE per row, or bulk_update's one
-    CASE per column and row, took seconds for a few thousand rows)."""
-    gone = delete + [row.pk for row in update]
-    for begin in range(0, len(gone), 10_000):
-        model.objects.filter(pk__in=gone[begin : begin + 10_000]).delete()
+    new ones inserted (by COPY on PostgreSQL), a statement or two each (an UPDATE per row,
+    or bulk_update's one CASE per column and row, took seconds for a few thousand rows)."""
+    delete_rows(model, delete + [row.pk for row in update])
     for row in update:
         row.pk = None
-    model.objects.bulk_create([*update, *create], batch_size=2000)
+    insert_rows(model, [*update, *create])
 
 
 def apply(deltas: Deltas) -> None:
@@ -399,8 +408,8 @@ def recompute(case_ids: Iterable[int], calendars: DepartmentCalendars | None = N
     if not changed:
         return 0
     apply(deltas)
-    CaseFact.objects.filter(case_id__in=[f.case_id for f in changed]).delete()
-    CaseFact.objects.bulk_create(changed, batch_size=2000)
+    delete_rows(CaseFact, [f.case_id for f in changed])
+    insert_rows(CaseFact, changed)
     return len(changed)
 
 

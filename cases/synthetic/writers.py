@@ -9,6 +9,8 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.db.models import Max
 
+from governance.db import insert_rows
+
 from .. import bulk
 from ..models import (
     OPEN_STAGES,
@@ -300,7 +302,8 @@ class PostgresWriter:
 
 
 class OrmWriter:
-    """``bulk_create`` for SpatiaLite (and any other backend)."""
+    """``bulk_create`` for the cases and ``insert_rows`` for the rest, for SpatiaLite (and any
+    other backend)."""
 
     rebuild = False
 
@@ -389,9 +392,9 @@ class OrmWriter:
                         decision_note=note, reason=reason,
                     )
                 )  # fmt: skip
-        CaseEvent.objects.bulk_create(events, batch_size=1000)
-        CaseReporter.objects.bulk_create(reporters, batch_size=1000)
-        CaseRequest.objects.bulk_create(requests, batch_size=1000)
+        insert_rows(CaseEvent, events)
+        insert_rows(CaseReporter, reporters)
+        insert_rows(CaseRequest, requests, keys=True)
         stats.add("cases: write", after_cases - started)
         stats.add("events: write", time.perf_counter() - after_cases)
         stats.events += len(events)

@@ -12,8 +12,16 @@ from django.utils import timezone
 
 from cases.models import Case, CaseEvent, CaseReporter, Source, Stage
 from clocks.models import Clock, ClockStep, EscalationStep, RulesVersion
-from governance.db import execute_unflushed, insert_together, unsaved, version_token
+from governance.db import (
+    delete_rows,
+    execute_unflushed,
+    insert_rows,
+    insert_together,
+    unsaved,
+    version_token,
+)
 from maps.models import MapVersion
+from stats.models import CaseFact, DailyFact
 from tests.base import run_apart
 from tests.cases.base import CaseTestCase
 
@@ -200,6 +208,66 @@ class InsertTogetherTestCase(CaseTestCase):
         self.assertEqual(version_token(RulesVersion), "")
         RulesVersion.objects.create(pk=1, token="abc")
         self.assertEqual(version_token(RulesVersion), "abc")
+
+
+class RowsTestCase(TestCase):
+    """``insert_rows`` (COPY on PostgreSQL, executemany elsewhere) and ``delete_rows``."""
+
+    def facts(self, first_id: int) -> list[CaseFact]:
+        at = datetime.datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=datetime.UTC)
+        return [
+            CaseFact(
+                case_id=first_id + n,
+                district=110101,
+                category=n,
+                source="patrol",
+                stage=Stage.CLOSED if n else Stage.FILED,
+                reported_at=at + datetime.timedelta(hours=n),
+                closed_at=at + datetime.timedelta(days=2) if n else None,
+                on_time=[None, True, False][n],
+                work_seconds=2**40 + n,
+                counts={"退回": n, "nested": {"list": [1, "二"]}},
+                events=n,
+            )
+            for n in range(3)
+        ]
+
+    def stored(self, model, pks) -> list[dict]:
+        rows = model.objects.filter(pk__in=pks).order_by("pk").values()
+        return [{k: v for k, v in row.items() if k not in ("id", "case_id")} for row in rows]
+
+    def test_it_stores_what_bulk_create_stores(self):
+        insert_rows(CaseFact, self.facts(100))
+        CaseFact.objects.bulk_create(self.facts(200))
+        written = self.stored(CaseFact, [100, 101, 102])
+        self.assertEqual(written, self.stored(CaseFact, [200, 201, 202]))
+        self.assertEqual(written[1]["counts"], {"退回": 1, "nested": {"list": [1, "二"]}})
+        self.assertEqual(written[0]["reported_at"].microsecond, 123456)
+
+        day = datetime.date(2026, 3, 1)
+        insert_rows(
+            DailyFact, [DailyFact(day=day, level=0, reported=5), DailyFact(day=day, level=1)]
+        )
+        rows = DailyFact.objects.order_by("level")
+        self.assertEqual([(r.day, r.level, r.reported) for r in rows], [(day, 0, 5), (day, 1, 0)])
+        self.assertEqual(len({r.pk for r in rows}), 2)
+
+    def test_it_writes_in_batches(self):
+        insert_rows(CaseFact, self.facts(300), batch=2)
+        self.assertEqual(CaseFact.objects.filter(case_id__in=[300, 301, 302]).count(), 3)
+
+    def test_with_keys_it_writes_the_objects_own_keys(self):
+        day = datetime.date(2026, 3, 2)
+        insert_rows(DailyFact, [DailyFact(pk=7001, day=day, level=2, filed=3)], keys=True)
+        self.assertEqual(DailyFact.objects.get(pk=7001).filed, 3)
+
+    def test_delete_rows_deletes_exactly_the_keys_given(self):
+        insert_rows(CaseFact, self.facts(400) + self.facts(500))
+        delete_rows(CaseFact, [])
+        delete_rows(CaseFact, [400, 402, 501, 999], batch=2)
+        self.assertEqual(
+            sorted(CaseFact.objects.values_list("case_id", flat=True)), [401, 500, 502]
+        )
 
 
 class UnflushedTestCase(TestCase):
