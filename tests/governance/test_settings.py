@@ -78,7 +78,6 @@ class DatabaseUrlTestCase(SimpleTestCase):
             del os.environ["GRIDGOV_TEST_FLAG"]
 
 
-@unittest.skipUnless(connection.vendor == "postgresql", "PostgreSQL only")
 class PasswordHasherTestCase(SimpleTestCase):
     def test_the_product_hashes_passwords_with_pbkdf2(self):
         # The test run swaps in a fast hasher (tests/conftest.py); the product must not.
@@ -106,6 +105,7 @@ class PasswordHasherTestCase(SimpleTestCase):
         self.assertTrue(make_password("correct horse").startswith("md5$"))
 
 
+@unittest.skipUnless(connection.vendor == "postgresql", "PostgreSQL only")
 class PreparedStatementsTestCase(TestCase):
     def test_statements_run_often_are_prepared_once_per_connection(self):
         from org.models import User
