@@ -74,7 +74,7 @@ def delete_rows(model, pks: list, *, batch: int = 10_000) -> None:
     statement = f"DELETE FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = ANY(%s)"
     with connection.cursor() as cursor:
         for begin in range(0, len(pks), batch):
-            cursor.execute(statement, [list(pks[begin : begin + batch])])
+            cursor.execute(statement, [pks[begin : begin + batch]])
 
 
 # Fields whose Python values SQLite takes as they are; the others are prepared by the field.
@@ -84,12 +84,14 @@ _AS_IS = (models.IntegerField, models.CharField, models.TextField, models.Boolea
 def insert_rows(model, objs, *, batch: int = 5000, keys: bool = False) -> None:
     """Insert new rows of ``model`` (instances whose values are set; an automatic primary
     key is left to the database and not set on them, unless ``keys``: then the objects'
-    own keys are written). No ``pre_save``: values are written as they are set. On
-    PostgreSQL by ``COPY``: the
-    figures' nightly rebuild spent 980 s of 1,300 at a million cases in ``bulk_create``,
-    most of it preparing 52 million values one by one in Python. Elsewhere (SQLite) one
-    ``executemany`` per batch, each value prepared by its field only where SQLite cannot
-    take it as it is (``bulk_create`` was most of a catch-up there)."""
+    own keys are written). No ``pre_save``: values are written as they are set.
+
+    On PostgreSQL by ``COPY``: the figures' nightly rebuild spent 980 s of 1,300 at a
+    million cases in ``bulk_create``, most of it preparing 52 million values one by one in
+    Python. Elsewhere (SQLite) one ``executemany`` per batch, each value prepared by its
+    field only where SQLite cannot take it as it is (``bulk_create`` was most of a
+    catch-up there); a model with a geometry, which goes in through a function of its
+    own, is left to ``bulk_create``."""
     connection = connections[router.db_for_write(model)]
     meta = model._meta
     fields = [
@@ -100,11 +102,10 @@ def insert_rows(model, objs, *, batch: int = 5000, keys: bool = False) -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     attnames = [f.attname for f in fields]
-    if connection.vendor != "postgresql" and any(hasattr(f, "get_placeholder") for f in fields):
-        # A geometry goes in through a function of its own: left to bulk_create.
-        model.objects.bulk_create(objs, batch_size=batch)
-        return
     if connection.vendor != "postgresql":
+        if any(hasattr(f, "get_placeholder") for f in fields):
+            model.objects.bulk_create(objs, batch_size=batch)
+            return
         prepare = [
             (i, field.get_db_prep_save)
             for i, field in enumerate(fields)

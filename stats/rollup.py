@@ -260,14 +260,16 @@ def merge_hist(hist: dict, changes: dict) -> dict:
     }
 
 
-# Keys looked up per query: 1,000 keys of 8 values stay below SQLite's 32,766 variables.
+# Keys looked up per query: 1,000 keys of 8 values stay below SQLite's 32,766 variables;
+# PostgreSQL takes them as arrays, a parameter per column.
 LOOKUP_CHUNK = 1000
+ARRAY_CHUNK = 10_000
 
 
 def existing_rows(model, keys: Iterable[tuple]) -> dict[tuple, object]:
     """The rows of ``model`` for exactly these keys: each chunk of keys joined as arrays
-    or a VALUES list (reading a superset of days, places and departments and filtering it here read
-    most of the table for a catch-up spread over months)."""
+    (PostgreSQL) or a VALUES list (reading a superset of days, places and departments and
+    filtering it here read most of the table for a catch-up spread over months)."""
     fields = KEYS[model]
     columns = ", ".join(fields)
     table = model._meta.db_table
@@ -284,8 +286,8 @@ def existing_rows(model, keys: Iterable[tuple]) -> dict[tuple, object]:
             f"SELECT t.* FROM unnest({arrays}) AS k ({columns}) CROSS JOIN LATERAL"
             f" (SELECT * FROM {table} t WHERE {match} LIMIT 1) t"
         )
-        for begin in range(0, len(keys), 10 * LOOKUP_CHUNK):
-            chunk = keys[begin : begin + 10 * LOOKUP_CHUNK]
+        for begin in range(0, len(keys), ARRAY_CHUNK):
+            chunk = keys[begin : begin + ARRAY_CHUNK]
             for row in model.objects.raw(
                 sql, [list(column) for column in zip(*chunk, strict=True)]
             ):
