@@ -1,8 +1,9 @@
 """Case creation through the API, served by gunicorn on PostGIS and Redis, next to a bare
 Django view served by the same gunicorn in the same run.
 
-gunicorn runs as `make run` serves GridGov (sync workers, one per core). Client threads
-(http.client, one connection each, reopened when a sync worker closes it) POST
+gunicorn runs as `make run` serves GridGov (sync workers, two per core of the target
+machine). Client threads (http.client, one connection each, reopened when a sync worker
+closes it) POST
 /api/v1/cases/ with an API key acting as a dispatcher's service account: each request
 authenticates the key (kept in memory under the version tokens, read in one statement),
 counts it against the key's rate limit in Redis, locates the point in its unit grid,
@@ -39,8 +40,8 @@ from org.models import Role, RoleGrant, User
 
 GOAL_RATE = 300
 GOAL_P99_MS = 100
-WORKERS = 2  # gunicorn sync workers: the 2 cores of the target machine
-CLIENTS = 4  # concurrent connections: enough to keep both workers busy
+WORKERS = 4  # gunicorn sync workers as `make run` starts them: two per core of the target
+CLIENTS = 8  # concurrent connections: two per worker keep every worker busy
 ROUNDS = 3
 SECONDS = 6  # per measurement in each round
 WARM_UP = 100

@@ -76,8 +76,14 @@ class Clock(models.Model):
         PAUSED = "paused", _("Paused")
         STOPPED = "stopped", _("Stopped")
 
+    # No index of its own: clock_once (case, kind, seq) leads with it, and every new
+    # case writes three clocks.
     case = models.ForeignKey(
-        "cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="clocks"
+        "cases.Case",
+        verbose_name=_("case"),
+        on_delete=models.CASCADE,
+        related_name="clocks",
+        db_index=False,
     )
     kind = models.CharField(_("clock"), max_length=10, choices=ClockKind.choices)
     # The n-th instance of this stage in the case's life (a rework or a transfer starts
@@ -213,8 +219,14 @@ class ClockStep(models.Model):
     replaced by rows for the new version.
     """
 
+    # No index of its own: clockstep_once_per_version (clock, step, deadline_version)
+    # leads with it, and every new case writes about six steps.
     clock = models.ForeignKey(
-        Clock, verbose_name=_("clock"), on_delete=models.CASCADE, related_name="steps"
+        Clock,
+        verbose_name=_("clock"),
+        on_delete=models.CASCADE,
+        related_name="steps",
+        db_index=False,
     )
     step = models.ForeignKey(
         EscalationStep, verbose_name=_("step"), on_delete=models.CASCADE, related_name="+"

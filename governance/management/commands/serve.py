@@ -9,19 +9,28 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
+def web_workers() -> int:
+    """Two sync workers per core, at most eight: a worker waits on the database for about a
+    third of a case's creation, and a second one per core fills that time
+    (bench/bench_api.py; one per core left a third of the CPU idle)."""
+    return min(2 * (os.cpu_count() or 1), 8)
+
+
 class Command(BaseCommand):
     help = "Run the web server, one Celery worker and Celery beat together; Ctrl-C stops all three."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", web_workers()))
+        )
 
     def handle(self, *args, host, port, web_workers, **options):
         bin_dir = os.path.dirname(sys.executable)
         celery = [os.path.join(bin_dir, "celery"), "-A", "governance"]
         commands = {
-            # Sync workers, about two per core: the fastest choice for this CPU-bound work.
+            # Sync workers: the fastest choice for this CPU-bound work.
             "web": [
                 os.path.join(bin_dir, "gunicorn"),
                 "governance.wsgi",
