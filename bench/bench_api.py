@@ -13,7 +13,9 @@ on the working calendar), raises the map's version and, once committed, wakes th
 routing queue (a SET NX in Redis, and a Celery task when none waits there: with no
 worker running here, one every WAKE_SECONDS). The floor: GET /healthz, a JSON view
 that touches nothing, through the same server, taking turns with the API in rounds so
-that the machine's drift affects both alike.
+that the machine's drift affects both alike. Both print the CPU a request costs in each
+group of processes (gunicorn's workers, PostgreSQL, Redis, the clients), read from /proc:
+the goal's rate on 2 cores leaves 2000 / GOAL_RATE ms for all of them together.
 """
 
 import http.client
@@ -137,14 +139,64 @@ def start_gunicorn(port: int) -> subprocess.Popen:
     raise SystemExit("bench_api: gunicorn did not start; see bench-api-gunicorn.log")
 
 
+def cpu_seconds(server: int) -> dict[str, float] | None:
+    """CPU time used so far by the gunicorn workers (children of ``server``), the
+    PostgreSQL and Redis processes of this machine, and this process (the clients), read
+    from /proc; None where there is no /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(("gunicorn", "postgres", "redis", "clients"), 0.0)
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                name, rest = stat.read().rsplit(")", 1)
+        except OSError:
+            continue  # ended meanwhile
+        fields = rest.split()
+        command, parent = name.split("(", 1)[1], int(fields[1])
+        seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        if parent == server:
+            used["gunicorn"] += seconds
+        elif command == "postgres":
+            used["postgres"] += seconds
+        elif command.startswith("redis-server"):
+            used["redis"] += seconds
+    used["clients"] = time.process_time()
+    return used
+
+
 class Load:
     """CLIENTS threads sending one kind of request as fast as answers come, for a while."""
 
-    def __init__(self, port: int, make_request):
+    def __init__(self, port: int, make_request, server: int):
         self.port = port
         self.make_request = make_request
+        self.server = server
+        self.cpu: dict[str, float] = {}  # CPU seconds per process group, over every run
+        self.requests = 0
 
     def run(self, seconds: float) -> tuple[float, list[float], dict[int, int]]:
+        cpu_before = cpu_seconds(self.server)
+        rate, flat, statuses = self._run(seconds)
+        cpu_after = cpu_seconds(self.server)
+        if cpu_before is not None and cpu_after is not None:
+            for group, used in cpu_after.items():
+                self.cpu[group] = self.cpu.get(group, 0.0) + used - cpu_before[group]
+            self.requests += len(flat)
+        return rate, flat, statuses
+
+    def cpu_per_request(self) -> str:
+        """Milliseconds of CPU per request by process group, and in all."""
+        if not self.requests:
+            return "CPU per request: not measured (no /proc)"
+        shares = {group: used * 1000 / self.requests for group, used in self.cpu.items()}
+        parts = ", ".join(f"{group} {ms:.2f}" for group, ms in shares.items())
+        return f"CPU per request (ms): {parts}; in all {sum(shares.values()):.2f}"
+
+    def _run(self, seconds: float) -> tuple[float, list[float], dict[int, int]]:
         latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
         statuses: dict[int, int] = {}
         lock = threading.Lock()
@@ -217,9 +269,12 @@ def run() -> None:
     port = free_port()
     server = start_gunicorn(port)
     try:
-        api, floor, unfiled = Load(port, create), Load(port, bare), Load(port, creating(False))
+        api, floor, unfiled = (
+            Load(port, make, server.pid) for make in (create, bare, creating(False))
+        )
         api.run(WARM_UP / 100)
         floor.run(0.5)
+        api.cpu, api.requests, floor.cpu, floor.requests = {}, 0, {}, 0
         api_rates, floor_rates, api_lat, floor_lat = [], [], [], []
         unfiled_rates, unfiled_lat = [], []
         api_status: dict[int, int] = {}
@@ -251,6 +306,11 @@ def run() -> None:
         f" {sorted(unfiled_rates)[len(unfiled_rates) // 2]:,.0f} requests/s,"
         f" p50 {percentile(unfiled_lat, 50) * 1000:.1f} ms,"
         f" p99 {percentile(unfiled_lat, 99) * 1000:.1f} ms"
+    )
+    # Where the CPU goes: at GOAL_RATE on the target's 2 cores, 2000 / GOAL_RATE ms in all.
+    print(
+        f"case creation: {api.cpu_per_request()} (at {GOAL_RATE} requests/s on 2 cores:"
+        f" {2000 / GOAL_RATE:.2f} in all); bare view: {floor.cpu_per_request()}"
     )
     report(
         f"case creation through the API (POST /api/v1/cases/, API key, locate, file,"
