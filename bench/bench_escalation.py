@@ -2,15 +2,16 @@
 
 Every stored case (bench_cases.ensure_stored: 1,000,000 generated cases) gets a running
 whole-case clock with the ladder's four steps scheduled, written with bulk SQL once and
-kept: 1,000,000 open clocks and 4,000,000 scheduled steps. One case in a hundred is past
-its deadline and being handled: its warning has fired and its breach is due, 10,000 due
-steps in all. The sweep (clocks.services.escalations_fire, what the beat task runs) then
-fires them: claims them with their cases (FOR UPDATE SKIP LOCKED), writes 10,000
-"escalate" events and marks the rows fired. The floors, in the same transaction: the bare
-claim (SELECT ... FOR UPDATE SKIP LOCKED of the same due rows), and claim + mark + events
-as a single SQL statement. All of it is rolled back, so the run can be repeated. The due
-steps are breaches (notifications follow in their own task); yellow and red cards, which
-issue supervision orders through the workflow case by case, are weeks away for every clock.
+kept: 1,000,000 open clocks and 4,000,000 scheduled steps. One case in a hundred of the
+first million is past its deadline and being handled: its warning has fired and its breach
+is due, 10,000 due steps in all, however many cases the other benchmarks added since. The
+sweep (clocks.services.escalations_fire, what the beat task runs) then fires them: claims
+them with their cases (FOR UPDATE SKIP LOCKED), writes 10,000 "escalate" events and marks
+the rows fired. The floors, in the same transaction: the bare claim (SELECT ... FOR UPDATE
+SKIP LOCKED of the same due rows), and claim + mark + events as a single SQL statement. All
+of it is rolled back, so the run can be repeated. The due steps are breaches (notifications
+follow in their own task); yellow and red cards, which issue supervision orders through the
+workflow case by case, are weeks away for every clock.
 """
 
 import time
@@ -34,9 +35,9 @@ SETUP_SQL = [
            deadline_version, computed_at)
        SELECT id, 'case', 1, department_id, 'running', 4, 'working_hours', interval '4 hours',
            interval '0', now() - interval '1 day', now() - interval '1 day',
-           CASE WHEN id % {due} = 0 THEN now() - interval '1 hour'
+           CASE WHEN {is_due} THEN now() - interval '1 hour'
                 ELSE now() + interval '60 days' + (id % 300) * interval '1 day' END,
-           CASE WHEN id % {due} = 0 THEN now() - interval '2 hours'
+           CASE WHEN {is_due} THEN now() - interval '2 hours'
                 ELSE now() + interval '59 days' + (id % 300) * interval '1 day' END,
            1, now()
        FROM cases_case""",
@@ -46,9 +47,9 @@ SETUP_SQL = [
        SELECT c.id, s.id, 1,
            CASE s.key WHEN 'warn' THEN c.warn_at WHEN 'breach' THEN c.deadline
                 ELSE c.deadline + (s.level - 2) * interval '30 days' END,
-           CASE WHEN s.key = 'warn' AND c.case_id % {due} = 0 THEN c.warn_at END,
-           CASE WHEN s.key = 'warn' AND c.case_id % {due} = 0 THEN c.warn_at END,
-           CASE WHEN s.key = 'warn' AND c.case_id % {due} = 0 THEN c.warn_at END
+           CASE WHEN s.key = 'warn' AND c.deadline < now() THEN c.warn_at END,
+           CASE WHEN s.key = 'warn' AND c.deadline < now() THEN c.warn_at END,
+           CASE WHEN s.key = 'warn' AND c.deadline < now() THEN c.warn_at END
        FROM clocks_clock c CROSS JOIN clocks_escalationstep s
        WHERE s.key IN ('warn', 'breach', 'yellow', 'red')""",
     # The cases whose breach is due are being handled. (The others keep the generator's
@@ -57,7 +58,7 @@ SETUP_SQL = [
     """UPDATE cases_case SET stage = 'in_progress', closed_at = NULL,
            deadline = now() - interval '1 hour', warn_at = now() - interval '2 hours',
            due_at = now() - interval '1 hour'
-       WHERE id % {due} = 0""",
+       WHERE {is_due}""",
 ]
 
 CLAIM = """
@@ -89,13 +90,23 @@ CLAIM_MARK_RECORD = f"""
 
 
 def ensure_clocks() -> str:
-    if Clock.objects.count() >= STORED:
+    with connection.cursor() as cursor:
+        # The last of the first STORED cases: the due ones are among those.
+        cursor.execute(
+            "SELECT max(id) FROM (SELECT id FROM cases_case ORDER BY id LIMIT %s) f", [STORED]
+        )
+        last = cursor.fetchone()[0]
+        is_due = f"id % {DUE_EVERY} = 0 AND id <= {last}"
+        cursor.execute(f"SELECT count(*) FROM cases_case WHERE {is_due}")
+        expected = cursor.fetchone()[0]
+    due = Clock.objects.filter(deadline__lt=timezone.now()).count()
+    if Clock.objects.count() >= STORED and due == expected:
         return f"reused {Clock.objects.count():,} clocks"
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("TRUNCATE clocks_clockstep, clocks_clock")
         for sql in SETUP_SQL:
-            cursor.execute(sql.format(due=DUE_EVERY))
+            cursor.execute(sql.format(is_due=is_due))
     with connection.cursor() as cursor:
         # What autovacuum does to a table soon after a bulk load (hint bits, visibility
         # map); without it the first reads of the fresh rows pay for writing them back.
