@@ -3,19 +3,18 @@ Django view served by the same gunicorn in the same run.
 
 gunicorn runs as `make run` serves GridGov (sync workers, two per core of the target
 machine). Client threads (http.client, one connection each, reopened when a sync worker
-closes it) POST
-/api/v1/cases/ with an API key acting as a dispatcher's service account: each request
-authenticates the key (kept in memory under the version tokens, read in one statement),
-counts it against the key's rate limit in Redis, locates the point in its unit grid,
-takes the day's case number, writes the case, its reporter, its events, clocks and
-escalation steps and the request's log line in one statement (filed: number, deadline
-on the working calendar), raises the map's version and, once committed, wakes the
-routing queue (a SET NX in Redis, and a Celery task when none waits there: with no
-worker running here, one every WAKE_SECONDS). The floor: GET /healthz, a JSON view
-that touches nothing, through the same server, taking turns with the API in rounds so
-that the machine's drift affects both alike. Both print the CPU a request costs in each
-group of processes (gunicorn's workers, PostgreSQL, Redis, the clients), read from /proc:
-the goal's rate on 2 cores leaves 2000 / GOAL_RATE ms for all of them together.
+closes it) POST /api/v1/cases/ with an API key acting as a dispatcher's service account:
+each request authenticates the key (kept in memory under the version tokens, read in one
+statement), counts it against the key's rate limit in Redis, locates the point in its unit
+grid, takes the day's case number, writes the case, its reporter, its events, clocks and
+escalation steps and the request's log line in one statement (filed: number, deadline on the
+working calendar), raises the map's version and, once committed, wakes the routing queue (a
+SET NX in Redis, and a Celery task when none waits there: with no worker running here, one
+every WAKE_SECONDS). The floor: GET /healthz, a JSON view that touches nothing, through the
+same server, taking turns with the API in rounds so that the machine's drift affects both
+alike. Both print the CPU a request costs in each group of processes (gunicorn's workers,
+PostgreSQL, Redis, the clients), read from /proc: the goal's rate on 2 cores leaves 2000 /
+GOAL_RATE ms for all of them together.
 """
 
 import http.client
@@ -188,6 +187,10 @@ class Load:
             self.requests += len(flat)
         return rate, flat, statuses
 
+    def forget_cpu(self) -> None:
+        """Count CPU from here on (after the warm-up)."""
+        self.cpu, self.requests = {}, 0
+
     def cpu_per_request(self) -> str:
         """Milliseconds of CPU per request by process group, and in all."""
         if not self.requests:
@@ -274,7 +277,8 @@ def run() -> None:
         )
         api.run(WARM_UP / 100)
         floor.run(0.5)
-        api.cpu, api.requests, floor.cpu, floor.requests = {}, 0, {}, 0
+        api.forget_cpu()
+        floor.forget_cpu()
         api_rates, floor_rates, api_lat, floor_lat = [], [], [], []
         unfiled_rates, unfiled_lat = [], []
         api_status: dict[int, int] = {}

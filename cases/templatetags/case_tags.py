@@ -48,8 +48,7 @@ def case_row(case) -> str:
     """One case in a list (the inbox, the desks, my grids), built in Python. The same row
     as a template include cost about a third of a millisecond, most of a 200-case inbox's
     time (bench/bench_cases.py); labels and the address are looked up once per language."""
-    language = get_language()
-    labels = _row_labels(language)
+    labels = _row_labels(get_language())
     head, tail = _detail_url(get_script_prefix())
     light = case.light()
     where = case.community.name if case.community_id else labels["outside"]
@@ -72,7 +71,7 @@ def case_row(case) -> str:
         case.reference,
         case.category.display_name(),
         case.stage,
-        stage_labels(language).get(case.stage, case.stage),
+        stage_label(case.stage),
         format_html(' <span class="light {}" title="{}"></span>', light, labels["deadline"])
         if light
         else "",

@@ -209,6 +209,42 @@ class WorkListsTestCase(CaseTestCase):
         self.client.force_login(self.sun)
         self.assertEqual(list(self.client.get(reverse("cases:inbox")).context["cases"]), [])
 
+    def test_a_row_shows_the_case_in_the_readers_language_and_escapes_names(self):
+        from django.utils import timezone
+
+        from org.models import Department
+
+        case = self.case_in(Stage.DISPATCHED)
+        Department.objects.filter(pk=self.sanitation.pk).update(name="环卫<中心>")
+        self.client.force_login(self.chen)
+        due = timezone.localtime(case.deadline).strftime("%m-%d %H:%M")
+        page = self.client.get(reverse("cases:inbox"), HTTP_ACCEPT_LANGUAGE="en")
+        row = f'<li class="case-row light-{case.light()}" data-case="{case.pk}">'
+        self.assertContains(page, row)
+        self.assertContains(page, f'<a href="{reverse("cases:detail", args=[case.pk])}">')
+        self.assertContains(page, f'<span class="ref">{case.number}</span>')
+        self.assertContains(page, '<span class="stage stage-dispatched">Dispatched</span>')
+        self.assertContains(
+            page, f'<span class="where">{case.community.name} · {case.grid.code}</span>'
+        )
+        self.assertContains(page, f'<span class="when">due {due}</span>')
+        self.assertContains(page, '<span class="dept">环卫&lt;中心&gt;</span>')
+        self.assertNotContains(page, "环卫<中心>")
+        page = self.client.get(reverse("cases:inbox"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+        self.assertContains(page, f'<span class="when">截止 {due}</span>')
+        # Outside every grid: no place but the words, on the desk of the centre.
+        outside = self.report(
+            point=Point(100.0, 30.0, srid=4326), source=Source.HOTLINE, reporter=self.li
+        )
+        self.client.force_login(self.li)
+        page = self.client.get(reverse("cases:desk"), HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(page, f'data-case="{outside.pk}"')
+        self.assertContains(page, '<span class="where">outside coverage</span>')
+        self.assertContains(
+            page,
+            f'<span class="when">{timezone.localtime(outside.reported_at).strftime("%m-%d %H:%M")}',
+        )
+
     def test_the_desk_shows_the_queues(self):
         self.case_in(Stage.REPORTED)
         self.case_in(Stage.FILED)

@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 def web_workers() -> int:
-    """Two sync workers per core, at most eight: a worker waits on the database for about a
-    third of a case's creation, and a second one per core fills that time
-    (bench/bench_api.py; one per core left a third of the CPU idle)."""
+    """Two sync workers per core, at most eight: a worker waits on PostgreSQL and Redis for
+    about a third of a case's creation, and a second one per core uses that time
+    (bench/bench_api.py on 2 cores: 203-216 requests/s with 2 workers, 232-238 with 4)."""
     return min(2 * (os.cpu_count() or 1), 8)
 
 
