@@ -1,8 +1,10 @@
 import datetime
 import math
+import random
 import zoneinfo
 
 from django.contrib.gis.geos import Point
+from django.db import connection
 from django.test import TestCase
 
 from grids.models import UnitGrid, locate
@@ -80,6 +82,50 @@ class LocateTestCase(TestCase):
                 Point(116.4030, 39.912), at=datetime.datetime(2024, 6, 1, tzinfo=SHANGHAI)
             ).covered
         )
+
+
+class LocatePlanTestCase(TestCase):
+    """On PostgreSQL the lookup is planned once per connection, not once per point."""
+
+    def test_postgresql_keeps_one_plan_for_every_point(self):
+        if connection.vendor != "postgresql":
+            self.skipTest("plans are PostgreSQL's")
+        _, _, community = make_areas(bbox(116.40, 39.90, 116.44, 39.925))
+        side = 0.0001  # about 10 m: 400 x 250 cells, a city's worth of rows
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO grids_unitgrid"
+                " (code, boundary, area_m2, land_use, management_level, valid_from,"
+                " community_id)"
+                " SELECT 'T' || lpad(n::text, 9, '0'), ST_Multi(ST_MakeEnvelope("
+                " 116.40 + (n %% 400) * %s, 39.90 + (n / 400) * %s,"
+                " 116.40 + (n %% 400 + 1) * %s, 39.90 + (n / 400 + 1) * %s, 4326)),"
+                " 100, 'mixed', 0, DATE '2020-01-01', %s"
+                " FROM generate_series(0, 99999) AS n",
+                [side, side, side, side, community.pk],
+            )
+            # Statistics as a working database has them: with them, a plan for one point
+            # looked cheaper than the generic plan, and PostgreSQL planned every call.
+            cursor.execute("ANALYZE grids_unitgrid")
+        rng = random.Random(7)
+        for _ in range(20):
+            n = rng.randrange(100_000)
+            x, y = 116.40 + (n % 400 + 0.5) * side, 39.90 + (n // 400 + 0.5) * side
+            self.assertEqual(locate(Point(x, y)).grid.code, f"T{n:09d}")
+        self.assertFalse(locate(Point(116.50, 39.95)).covered)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE %s",
+                ["%FROM grids_unitgrid%ST_Intersects%"],
+            )
+            plans = cursor.fetchall()
+        self.assertEqual(len(plans), 1, plans)
+        generic, custom = plans[0]
+        # Prepared after DB_PREPARE_THRESHOLD runs; PostgreSQL then tries five plans of
+        # its own before it keeps the generic one, when that costs no more.
+        self.assertGreater(generic, 0, plans)
+        self.assertLessEqual(custom, 5, plans)
 
 
 class NearbyTestCase(TestCase):
