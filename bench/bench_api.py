@@ -41,6 +41,10 @@ from org.models import Role, RoleGrant, User
 
 GOAL_RATE = 300
 GOAL_P99_MS = 100
+# The machine the goal was set for: 2 cores whose bare Django view answered about 2,960
+# requests/s under gunicorn with 4 sync workers. Absolute rates drift from machine to
+# machine and from hour to hour on a shared one; the share of the bare view holds better.
+GOAL_MACHINE_BARE_RATE = 2_960
 WORKERS = 4  # gunicorn sync workers as `make run` starts them: two per core of the target
 CLIENTS = 8  # concurrent connections: two per worker keep every worker busy
 ROUNDS = 3
@@ -316,6 +320,14 @@ def run() -> None:
         f"case creation: {api.cpu_per_request()} (at {GOAL_RATE} requests/s on 2 cores:"
         f" {2000 / GOAL_RATE:.2f} in all); bare view: {floor.cpu_per_request()}"
     )
+    floor_rate = sorted(floor_rates)[len(floor_rates) // 2]
+    share = GOAL_RATE / GOAL_MACHINE_BARE_RATE
+    print(
+        f"case creation at {rate / floor_rate:.1%} of the bare view's rate; the goal is"
+        f" {share:.1%} of it on the machine it was set for (bare view about"
+        f" {GOAL_MACHINE_BARE_RATE:,} requests/s), which on this machine now is"
+        f" {share * floor_rate:,.0f} requests/s"
+    )
     report(
         f"case creation through the API (POST /api/v1/cases/, API key, locate, file,"
         f" on-commit wake-up of routing in Redis), gunicorn {WORKERS} sync workers,"
@@ -326,8 +338,7 @@ def run() -> None:
             f" {', '.join(f'{r:,.0f}' for r in api_rates)}); p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         ),
         floor=(
-            f"bare view GET /healthz on the same gunicorn:"
-            f" {sorted(floor_rates)[len(floor_rates) // 2]:,.0f} requests/s,"
+            f"bare view GET /healthz on the same gunicorn: {floor_rate:,.0f} requests/s,"
             f" p50 {percentile(floor_lat, 50) * 1000:.1f} ms,"
             f" p99 {percentile(floor_lat, 99) * 1000:.1f} ms"
         ),
