@@ -50,7 +50,15 @@ class CataloguesTestCase(SimpleTestCase):
                 root,
                 copy,
                 ignore=shutil.ignore_patterns(
-                    ".venv", "var", ".git", "__pycache__", "tests", "bench", "vendor", "*.mo"
+                    ".venv",
+                    "var",
+                    ".git",
+                    "__pycache__",
+                    "tests",
+                    "bench",
+                    "vendor",
+                    "*.mo",
+                    "test-artifacts",
                 ),
             )
             for domain, ignored in (("django", ("tests", "bench")), ("djangojs", ())):
