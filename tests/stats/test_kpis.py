@@ -154,9 +154,10 @@ class KpiTestCase(HistoryMixin, TestCase):
                 stored = [case_id for (case_id,) in cursor.fetchall()]
             open_ids = set(Case.objects.filter(stage__in=OPEN_STAGES).values_list("pk", flat=True))
             self.assertTrue(0 < len(open_ids) < 8)
+            # Together, not in id order: the server may put a row of the same write into
+            # an earlier page with room (ctid [800, 801, 799] was seen).
             self.assertEqual(set(stored[: len(open_ids)]), open_ids)
-            self.assertEqual(stored[: len(open_ids)], sorted(open_ids))
-            self.assertEqual(stored[len(open_ids) :], sorted(set(stored) - open_ids))
+            self.assertEqual(len(stored), len(set(stored)))
 
     def test_it_compares_with_last_month_and_last_year(self):
         rollup.catch_up_all()
