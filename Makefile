@@ -46,6 +46,7 @@ run-test-services:
 	REDIS_URL=$(SERVICES_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup-test
+	bin/system-packages bench
 	bin/start-services $(notdir $(BENCH_DATABASE_URL))
 	@bin/check-services "$(BENCH_DATABASE_URL)" "$(SERVICES_REDIS_URL)"
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(PY) -m bench
