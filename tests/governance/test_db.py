@@ -29,11 +29,17 @@ POINT = Point(116.40051234567891, 39.91051234567891, srid=4326)
 
 
 class InsertTogetherTestCase(CaseTestCase):
+    def setUp(self):
+        super().setUp()
+        # One moment for every row of a test: rows built on either side of a second's turn
+        # once differed in every time they held.
+        self.now = timezone.now().replace(microsecond=123456)
+
     def rows(self, description: str) -> list:
         """A case, its reporter, two events, two clocks and their steps: geometry, JSON,
         intervals, decimals and times to the microsecond; keys to rows written with them
         (the case, the clocks) and to rows that exist (people, the category, steps)."""
-        now = timezone.now().replace(microsecond=123456)
+        now = self.now
         ladder = list(EscalationStep.objects.order_by("level")[:2])
         case = Case(
             source=Source.PATROL,
