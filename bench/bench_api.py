@@ -60,6 +60,8 @@ SEED = 20_261_129
 # A synthetic community away from the demo district and the other benchmarks' extents.
 DISTRICT, STREET, COMMUNITY = "999902", "999902001", "999902001001"
 X0, Y0, X1, Y1 = 117.10, 38.70, 117.12, 38.71
+# Where the reported points fall: inside the community, off its edge (lowest, width).
+LON, LAT = (X0 + 1e-4, X1 - X0 - 2e-4), (Y0 + 1e-4, Y1 - Y0 - 2e-4)
 
 
 def envelope(xmin, ymin, xmax, ymax) -> MultiPolygon:
@@ -150,8 +152,8 @@ def start_gunicorn(port: int) -> subprocess.Popen:
 
 def cpu_seconds(server: int) -> dict[str, float] | None:
     """CPU time used so far by the gunicorn workers (children of ``server``), the
-    PostgreSQL and Redis processes of this machine, and this process (the clients), read
-    from /proc; None where there is no /proc."""
+    PostgreSQL and Redis processes of this machine (read from /proc), and the clients:
+    this process and the wrk runs it waited for. None where there is no /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     used = dict.fromkeys(("gunicorn", "postgres", "redis", "clients"), 0.0)
     try:
@@ -255,10 +257,7 @@ class Request(NamedTuple):
     def make(self, rng: random.Random) -> tuple[str, str, str | None, dict[str, str]]:
         body = None
         if self.body is not None:
-            body = self.body % (
-                rng.uniform(X0 + 1e-4, X1 - 1e-4),
-                rng.uniform(Y0 + 1e-4, Y1 - 1e-4),
-            )
+            body = self.body % (LON[0] + rng.random() * LON[1], LAT[0] + rng.random() * LAT[1])
         return self.method, self.path, body, self.headers
 
     def lua(self) -> str:
@@ -272,8 +271,8 @@ class Request(NamedTuple):
         else:
             make = (
                 f"local body = string.format({_lua(self.body)},"
-                f" {X0 + 1e-4!r} + math.random() * {X1 - X0 - 2e-4!r},"
-                f" {Y0 + 1e-4!r} + math.random() * {Y1 - Y0 - 2e-4!r})\n"
+                f" {LON[0]!r} + math.random() * {LON[1]!r},"
+                f" {LAT[0]!r} + math.random() * {LAT[1]!r})\n"
                 f"  return wrk.format(nil, {_lua(self.path)}, nil, body)"
             )
         return f"""
@@ -334,21 +333,16 @@ def run() -> None:
     headers = {"Authorization": f"Api-Key {raw_key}", "Content-Type": "application/json"}
 
     def creating(file: bool) -> Request:
-        body = (
-            json.dumps(
-                {
-                    "category": category,
-                    "description": "基准：路边垃圾堆放",
-                    "lon": 0,
-                    "lat": 0,
-                    "source": "leader",
-                    "file": file,
-                },
-                ensure_ascii=False,
-            )
-            .replace('"lon": 0', '"lon": %.7f')
-            .replace('"lat": 0', '"lat": %.7f')
-        )
+        fields = {
+            "category": category,
+            "description": "基准：路边垃圾堆放",
+            "lon": "LON",
+            "lat": "LAT",
+            "source": "leader",
+            "file": file,
+        }
+        body = json.dumps(fields, ensure_ascii=False)
+        body = body.replace('"LON"', "%.7f").replace('"LAT"', "%.7f")
         return Request("POST", "/api/v1/cases/", headers, body)
 
     create = creating(True)
@@ -423,8 +417,15 @@ def run() -> None:
 def summary(rounds: list[Round]) -> tuple[float, float, float]:
     """The median round's rate, p50 and p99 (wrk gives a round's percentiles, not its
     samples; every round's p99 is printed beside it)."""
-    middle = len(rounds) // 2
-    return tuple(sorted(getattr(one, name) for one in rounds)[middle] for name in Round._fields[:3])
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    return (
+        median([one.rate for one in rounds]),
+        median([one.p50 for one in rounds]),
+        median([one.p99 for one in rounds]),
+    )
 
 
 def count_queries(request: Request) -> int:

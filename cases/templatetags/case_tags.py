@@ -32,6 +32,7 @@ def _detail_url(script_prefix: str) -> tuple[str, str]:
 
 @cache
 def _row_labels(language: str | None) -> dict[str, str]:
+    """The row's words in the active language (``language`` keys the cache)."""
     return {
         "deadline": gettext("deadline"),
         "due": gettext("due"),
