@@ -21,4 +21,8 @@ only = sys.argv[1:]
 for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__)):
     if module.startswith("bench_") and (not only or module in only):
         print(f"== {module} ==")
+        # Each starts from what autovacuum leaves on a production server after the previous
+        # one's writes (off on this machine's server): without it, a million-case read
+        # walked the pages another benchmark had just written (zoom-10 tile 9 -> 144 ms).
+        bench.vacuum()
         importlib.import_module(f"bench.{module}").run()
