@@ -29,6 +29,14 @@ class DatabaseUrlTestCase(SimpleTestCase):
             },
         )
 
+    def test_it_reads_a_unix_socket_directory_as_the_host(self):
+        db = parse_database_url("postgis://grid@%2Fvar%2Frun%2FPostgreSQL:5433/gridgov")
+        self.assertEqual(
+            (db["NAME"], db["USER"], db["HOST"], db["PORT"]),
+            ("gridgov", "grid", "/var/run/PostgreSQL", "5433"),
+        )
+        self.assertEqual(parse_database_url("postgis://%2Frun%2Fpg/g")["HOST"], "/run/pg")
+
     def test_it_reads_spatialite_paths(self):
         self.assertEqual(
             parse_database_url("spatialite:////srv/gridgov.sqlite3")["NAME"], "/srv/gridgov.sqlite3"
