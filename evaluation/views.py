@@ -81,7 +81,7 @@ def evaluation_page(request):
             response = StreamingHttpResponse(csv_lines(headers, rows), content_type="text/csv")
         else:
             buffer = io.BytesIO()
-            write_xlsx(buffer, headers, rows)
+            write_xlsx(buffer, headers, rows, title=_("Evaluation"))
             response = HttpResponse(buffer.getvalue(), content_type=XLSX)
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

@@ -1,0 +1,65 @@
+"""The XLSX writer, read back with an independent reader (openpyxl)."""
+
+import io
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+from django.test import SimpleTestCase
+from django.utils import translation
+from openpyxl import load_workbook
+
+from evaluation.exports import write_xlsx
+
+HEADERS = ["Case number", "Address", "Score"]
+
+
+def read(source) -> dict[str, list[tuple]]:
+    book = load_workbook(source, read_only=True)
+    return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
+
+
+class XlsxTestCase(SimpleTestCase):
+    def test_text_stays_text_and_numbers_stay_numbers(self):
+        rows = [
+            ("20261201000123", '=HYPERLINK("http://x.example","click")', 62.33),
+            ("20261201000124", "", Decimal("7.5")),
+            ("20261201000125", None, 3),
+        ]
+        buffer = io.BytesIO()
+        self.assertEqual(write_xlsx(buffer, HEADERS, rows), 3)
+        book = load_workbook(io.BytesIO(buffer.getvalue()))
+        sheet = book.active
+        self.assertEqual(sheet.title, "Cases")
+        formula_like = sheet.cell(row=2, column=2)
+        self.assertEqual(formula_like.data_type, "s")  # a string, never a formula
+        self.assertEqual(formula_like.value, '=HYPERLINK("http://x.example","click")')
+        self.assertEqual(sheet.cell(row=2, column=1).value, "20261201000123")  # not a number
+        self.assertEqual([(sheet.cell(row=r, column=3).value) for r in (2, 3, 4)], [62.33, 7.5, 3])
+        self.assertIsNone(sheet.cell(row=3, column=2).value)
+        self.assertIsNone(sheet.cell(row=4, column=2).value)
+
+    def test_rows_beyond_a_sheet_go_on_over_further_sheets_each_with_the_header(self):
+        rows = [(f"n{i}", f"street {i}", i) for i in range(7)]
+        buffer = io.BytesIO()
+        self.assertEqual(write_xlsx(buffer, HEADERS, iter(rows), sheet_rows=3), 7)
+        sheets = read(io.BytesIO(buffer.getvalue()))
+        self.assertEqual(list(sheets), ["Cases", "Cases 2", "Cases 3", "Cases 4"])
+        self.assertTrue(all(values[0] == tuple(HEADERS) for values in sheets.values()))
+        self.assertEqual([len(values) for values in sheets.values()], [3, 3, 3, 2])
+        self.assertEqual([row for values in sheets.values() for row in values[1:]], rows)
+
+    def test_a_file_on_disk_an_empty_export_and_the_sheet_in_chinese(self):
+        with translation.override("zh-hans"):
+            buffer = io.BytesIO()
+            write_xlsx(buffer, HEADERS, [])
+        self.assertEqual(read(io.BytesIO(buffer.getvalue())), {"案卷": [tuple(HEADERS)]})
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "cases.xlsx"
+            progress = []
+            rows = [(f"n{i}", "", i) for i in range(4_001)]
+            self.assertEqual(write_xlsx(path, HEADERS, rows, progress.append), 4_001)
+            self.assertEqual(progress, [2_000, 4_000])
+            (values,) = read(path).values()
+            self.assertEqual(len(values), 4_002)
+            self.assertEqual(values[-1], ("n4000", None, 4000))
