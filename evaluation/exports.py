@@ -111,11 +111,25 @@ class Echo:
         return value
 
 
+# A spreadsheet program opening a CSV file reads a cell that starts with one of these as a
+# formula. Text typed by the public (an address reported through Open311) must not run as
+# one on a supervisor's machine, so such text is written after an apostrophe, the mark
+# that makes a spreadsheet take the rest as text. (The XLSX files type their cells.)
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def as_text(row) -> list:
+    return [
+        "'" + value if type(value) is str and value[:1] in FORMULA_STARTS else value
+        for value in row
+    ]
+
+
 def csv_lines(headers: list[str], rows: Iterable[tuple]) -> Iterator[str]:
     writer = csv.writer(Echo())
     yield "\ufeff" + writer.writerow(headers)  # BOM: spreadsheet programs read it as UTF-8
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow(as_text(row))
 
 
 def write_csv(path, headers, rows, progress: Callable[[int], None] | None = None) -> int:
@@ -124,7 +138,7 @@ def write_csv(path, headers, rows, progress: Callable[[int], None] | None = None
         writer = csv.writer(out)
         writer.writerow(headers)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(as_text(row))
             count += 1
             if progress and count % CHUNK == 0:
                 progress(count)

@@ -1,5 +1,7 @@
-"""The XLSX writer, read back with an independent reader (openpyxl)."""
+"""The export writers: XLSX read back with an independent reader (openpyxl), CSV with the
+standard library's."""
 
+import csv
 import io
 import tempfile
 from decimal import Decimal
@@ -9,7 +11,7 @@ from django.test import SimpleTestCase
 from django.utils import translation
 from openpyxl import load_workbook
 
-from evaluation.exports import write_xlsx
+from evaluation.exports import csv_lines, write_csv, write_xlsx
 
 HEADERS = ["Case number", "Address", "Score"]
 
@@ -63,3 +65,35 @@ class XlsxTestCase(SimpleTestCase):
             (values,) = read(path).values()
             self.assertEqual(len(values), 4_002)
             self.assertEqual(values[-1], ("n4000", None, 4000))
+
+
+class CsvTestCase(SimpleTestCase):
+    ROWS = [
+        ("20261201000123", '=HYPERLINK("http://x.example")', -3.5),
+        ("20261201000124", "+86 10 6512 0000", 2),
+        ("20261201000125", "-", 0),
+        ("20261201000126", "@SUM(A1)", None),
+        ("20261201000127", "\t=1+1", 1),
+        ("20261201000128", "东华门街道 = 1 号", 1),
+        ("20261201000129", "", 1),
+    ]
+    EXPECTED = [
+        ["20261201000123", '\'=HYPERLINK("http://x.example")', "-3.5"],
+        ["20261201000124", "'+86 10 6512 0000", "2"],
+        ["20261201000125", "'-", "0"],
+        ["20261201000126", "'@SUM(A1)", ""],
+        ["20261201000127", "'\t=1+1", "1"],
+        ["20261201000128", "东华门街道 = 1 号", "1"],
+        ["20261201000129", "", "1"],
+    ]
+
+    def test_text_a_spreadsheet_would_run_as_a_formula_is_marked_as_text(self):
+        streamed = "".join(csv_lines(HEADERS, self.ROWS)).removeprefix("\ufeff")
+        self.assertEqual(list(csv.reader(io.StringIO(streamed)))[1:], self.EXPECTED)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "cases.csv"
+            self.assertEqual(write_csv(path, HEADERS, self.ROWS), len(self.ROWS))
+            with open(path, newline="", encoding="utf-8-sig") as written:
+                rows = list(csv.reader(written))
+        self.assertEqual(rows[0], HEADERS)
+        self.assertEqual(rows[1:], self.EXPECTED)
