@@ -366,10 +366,16 @@ def clocks_recompute(*, chunk: int = 500) -> int:
             return done
 
 
+# Cases recomputed under one transaction: their row locks are held for about a tenth of a
+# second (an officer acting on one of them waits that long at most), and their events,
+# clocks and steps are read and written together (bench: 4.0-4.4 ms a case one by one).
+RECOMPUTE_BATCH = 50
+
+
 def clocks_recompute_chunk(*, after: int, size: int) -> tuple[int | None, int]:
-    """Recompute the next ``size`` open cases with an id above ``after``, each under its row
-    lock and in its own transaction, with the settings as they are now. Returns the last
-    id reached (None when no open case is left above ``after``) and how many were
+    """Recompute the next ``size`` open cases with an id above ``after``, under their row
+    locks, RECOMPUTE_BATCH to a transaction, with the settings as they are now. Returns the
+    last id reached (None when no open case is left above ``after``) and how many were
     recomputed."""
     rules, calendars = Rules(), DepartmentCalendars()
     ids = list(
@@ -380,17 +386,16 @@ def clocks_recompute_chunk(*, after: int, size: int) -> tuple[int | None, int]:
     if not ids:
         return None, 0
     done = 0
-    for case_id in ids:
+    for start in range(0, len(ids), RECOMPUTE_BATCH):
         with transaction.atomic():
-            case = (
+            cases = list(
                 Case.objects.select_for_update(of=("self",))
                 .select_related("condition")
-                .filter(pk=case_id, stage__in=OPEN_STAGES)
-                .first()
+                .filter(pk__in=ids[start : start + RECOMPUTE_BATCH], stage__in=OPEN_STAGES)
+                .order_by("pk")  # locks taken in one order by every batch
             )
-            if case is not None:
-                clocks_update(case, rules=rules, calendars=calendars)
-                done += 1
+            clocks_update_many(cases, rules=rules, calendars=calendars)
+            done += len(cases)
     return ids[-1], done
 
 

@@ -1,14 +1,18 @@
 """Clocks rebuilt from the case history on the working calendars."""
 
 import datetime
+from unittest import mock
 
 import time_machine
 from django.test import TestCase
 
 from cases.models import CalendarDay, Case, DepartmentPolicy, Stage, WorkingCalendar
+from clocks import services as clocks_services
 from clocks.models import Clock, ClockKind, ClockStep, Recalculation
 from clocks.services import (
     clocks_recompute,
+    clocks_recompute_chunk,
+    clocks_update,
     recalculation_step,
     request_recalculation,
     stalled_recalculation,
@@ -214,6 +218,37 @@ class RecalculationSweepTestCase(ClockTestCase):
         # A finished sweep goes no further, and is not taken for a stalled one.
         self.assertIsNone(recalculation_step(second, self.cases[-1].pk, 1))
         self.assertIsNone(stalled_recalculation(datetime.timedelta(0)))
+
+    def test_cases_recomputed_together_end_as_those_recomputed_one_by_one(self):
+        """A chunk recomputes its cases RECOMPUTE_BATCH to a transaction (here two, then
+        one); recomputing each alone afterwards finds nothing left to change."""
+        self.close_tuesday()
+        with (
+            mock.patch.object(clocks_services, "RECOMPUTE_BATCH", 2),
+            time_machine.travel(at(2026, 11, 23, 20), tick=False),
+        ):
+            self.assertEqual(clocks_recompute_chunk(after=0, size=10), (self.cases[-1].pk, 3))
+        self.assertEqual(self.deadlines(), [datetime.date(2026, 11, 25)] * 3)
+
+        def state():
+            ids = [case.pk for case in self.cases]
+            clocks = Clock.objects.filter(case__in=ids).order_by("pk").values()
+            steps = ClockStep.objects.filter(clock__case__in=ids).order_by("pk").values()
+            cases = Case.objects.filter(pk__in=ids).order_by("pk").values("deadline", "warn_at")
+            return (
+                [{k: v for k, v in row.items() if k != "computed_at"} for row in clocks],
+                list(steps),
+                list(cases),
+            )
+
+        together = state()
+        with time_machine.travel(at(2026, 11, 23, 20), tick=False):
+            for case in self.cases:
+                clocks_update(Case.objects.get(pk=case.pk))
+        self.assertEqual(state(), together)
+        for clock in Clock.objects.filter(case__in=self.cases, state=Clock.State.RUNNING):
+            unfired = {step.deadline_version for step in clock.steps.filter(fired_at=None)}
+            self.assertEqual(unfired, {clock.deadline_version})
 
     def test_a_stalled_sweep_is_found_and_a_second_chain_of_it_stops(self):
         number = request_recalculation()
