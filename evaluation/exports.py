@@ -146,7 +146,7 @@ def write_csv(path, headers, rows, progress: Callable[[int], None] | None = None
 
 
 # Excel opens at most this many rows of a sheet: a longer export goes on over further
-# sheets ("cases", "cases 2", …), each starting with the header.
+# sheets ("Cases", "Cases 2", …; 案卷 in Chinese), each starting with the header.
 SHEET_ROWS = 1_048_576
 
 

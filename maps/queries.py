@@ -284,7 +284,7 @@ def tile_parts(cases: QuerySet, bbox: Polygon) -> list[QuerySet]:
 
     The first part names the streets and communities, so that PostgreSQL can answer it
     from maps_case_open_areas alone (an index-only scan over the open cases of a few
-    communities, migration 0003) rather than fetch a table page for each case that the
+    communities, migrations 0003 and 0004) rather than fetch a table page for each case that the
     spatial index finds, which is most of a tile's cost at a million cases."""
     bbox.srid = 4326
     meeting = Area.objects.filter(level=Area.Level.COMMUNITY, boundary__bboverlaps=bbox)
