@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 
 from stats.figures import scope_for
 
-from .exports import WRITERS, case_headers, case_rows, cases_for
+from .exports import CASE_MOMENTS, WRITERS, case_headers, case_rows, cases_for
 from .models import ExportJob, export_dir
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ def run(job_id: int) -> int:
 
         with translation.override(job.params.get("language")):
             headers = case_headers()
-        count = WRITERS[job.format](partial, headers, case_rows(queryset), progress)
+        count = WRITERS[job.format](
+            partial, headers, case_rows(queryset), progress, moments=CASE_MOMENTS
+        )
         partial.rename(job.path)
         ExportJob.objects.filter(pk=job.pk).update(
             status=ExportJob.Status.DONE,

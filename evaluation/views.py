@@ -15,7 +15,7 @@ from stats.figures import Period
 from stats.views import DASHBOARD_ROLES, LABELS, user_scope
 
 from . import jobs
-from .exports import case_headers, case_rows, cases_for, csv_lines, write_xlsx
+from .exports import CASE_MOMENTS, case_headers, case_rows, cases_for, csv_lines, write_xlsx
 from .forms import CaseExportForm, EvaluationForm
 from .models import ExportJob, Kpi, Subject
 from .scoring import evaluate
@@ -122,7 +122,7 @@ def export_cases(request):
         )
     else:
         buffer = io.BytesIO()
-        write_xlsx(buffer, case_headers(), case_rows(queryset))
+        write_xlsx(buffer, case_headers(), case_rows(queryset), moments=CASE_MOMENTS)
         response = HttpResponse(buffer.getvalue(), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -2,6 +2,7 @@
 standard library's."""
 
 import csv
+import datetime
 import io
 import tempfile
 from decimal import Decimal
@@ -11,7 +12,7 @@ from django.test import SimpleTestCase
 from django.utils import translation
 from openpyxl import load_workbook
 
-from evaluation.exports import csv_lines, write_csv, write_xlsx
+from evaluation.exports import CASE_COLUMNS, CASE_MOMENTS, csv_lines, write_csv, write_xlsx
 
 HEADERS = ["Case number", "Address", "Score"]
 
@@ -65,6 +66,64 @@ class XlsxTestCase(SimpleTestCase):
             (values,) = read(path).values()
             self.assertEqual(len(values), 4_002)
             self.assertEqual(values[-1], ("n4000", None, 4000))
+
+
+def naive(text: str) -> datetime.datetime:
+    """A spreadsheet's moment: local time, without a zone."""
+    return datetime.datetime.fromisoformat(text)
+
+
+class XlsxMomentsTestCase(SimpleTestCase):
+    HEADERS = ["Case number", "Address", "Reported at", "Closed at"]
+    ROWS = [
+        ("20261201000123", "2026-12-01 08:00:00", "2026-12-01 13:05:09", "2026-12-02 00:00:00"),
+        ("20261201000124", "东华门街道", "2024-02-29 23:59:59", ""),
+    ]
+
+    def check(self, source):
+        book = load_workbook(source)
+        sheet = book.active
+        reported, closed = sheet.cell(row=2, column=3), sheet.cell(row=2, column=4)
+        self.assertEqual(reported.value, naive("2026-12-01 13:05:09"))
+        self.assertEqual(reported.number_format, "yyyy-mm-dd hh:mm:ss")
+        self.assertTrue(reported.is_date)
+        self.assertEqual(closed.value, naive("2026-12-02 00:00:00"))
+        self.assertEqual(sheet.cell(row=3, column=3).value, naive("2024-02-29 23:59:59"))
+        self.assertIsNone(sheet.cell(row=3, column=4).value)  # not closed: an empty cell
+        # Only the columns named are moments: an address that reads as one stays text.
+        self.assertEqual(sheet.cell(row=2, column=2).value, "2026-12-01 08:00:00")
+        self.assertEqual(sheet.cell(row=2, column=2).data_type, "s")
+        # Wide enough to show the moment rather than "####".
+        wide = {
+            column
+            for dimension in sheet.column_dimensions.values()
+            if dimension.width >= 19
+            for column in range(dimension.min, dimension.max + 1)
+        }
+        self.assertEqual(wide, {3, 4})
+
+    def test_moments_are_date_and_time_cells_in_memory_and_on_disk(self):
+        buffer = io.BytesIO()
+        write_xlsx(buffer, self.HEADERS, self.ROWS, moments={2, 3})
+        self.check(io.BytesIO(buffer.getvalue()))
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "cases.xlsx"
+            write_xlsx(path, self.HEADERS, iter(self.ROWS), moments={2, 3})
+            self.check(path)
+
+    def test_the_case_exports_moments_are_its_moment_columns(self):
+        headers = [name for name, _expr in CASE_COLUMNS]
+        self.assertEqual(
+            sorted(headers[i] for i in CASE_MOMENTS),
+            ["closed_at", "deadline", "filed_at", "reported_at"],
+        )
+
+    def test_csv_keeps_moments_as_text(self):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "cases.csv"
+            write_csv(path, self.HEADERS, self.ROWS, moments={2, 3})
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                self.assertEqual(list(csv.reader(handle))[1:], [list(r) for r in self.ROWS])
 
 
 class CsvTestCase(SimpleTestCase):

@@ -7,6 +7,7 @@ import io
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from evaluation.models import ExportJob
@@ -82,6 +83,11 @@ def test_the_worker_writes_csv_and_xlsx_holding_the_filtered_cases(
     assert values[0][0] == "Case number"
     assert sorted(r[0] for r in values[1:]) == sorted(history.cases[n].number for n in "ABCDEF")
     assert job.rows == 6
+    # Moments are date-and-time cells, in the city's local time, to the second.
+    reported = {r[0]: r[7] for r in values[1:]}
+    for case in (history.cases[n] for n in "ABCDEF"):
+        local = timezone.localtime(case.reported_at).replace(tzinfo=None, microsecond=0)
+        assert reported[case.number] == local
 
     # Another person's link is refused, even a supervisor's.
     other = Client()
