@@ -104,7 +104,8 @@ def ensure_world() -> tuple[str, int]:
     )
     for role in (Role.DISPATCHER, Role.SHIFT_LEADER):
         RoleGrant.objects.get_or_create(user=user, role=role)
-    ApiKey.objects.filter(name="bench_api").delete()
+    # Earlier runs' keys acted (the request log names them): revoked, not deleted.
+    ApiKey.objects.filter(name="bench_api", is_active=True).update(is_active=False)
     _, raw = ApiKey.issue(
         name="bench_api",
         user=user,

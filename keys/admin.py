@@ -63,6 +63,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
+    def has_delete_permission(self, request, obj=None):
+        """Only a key that never changed anything may go (one made by mistake): the
+        request log names the key each write came with, so a key that has acted is
+        revoked by clearing "active" instead."""
+        if obj is not None and obj.requests.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # Deleting in bulk would not tell the keys that acted from the others.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     @admin.action(description=_("Issue a new secret (the old one stops working)"))
     def issue_new_secret(self, request, queryset):
         if queryset.count() != 1:

@@ -271,12 +271,13 @@ class ApiRequestLog(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # A key that has acted cannot be deleted, only deactivated: its log keeps naming it.
     api_key = models.ForeignKey(
         ApiKey,
         verbose_name=_("API key"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="requests",
     )
     method = models.CharField(_("method"), max_length=10)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
+from django.db.models import ProtectedError
 from django.test import SimpleTestCase
 from django.urls import reverse
 from django.utils import timezone
@@ -193,6 +194,41 @@ class ApiKeyAdminTestCase(KeyTestCase):
                 self.client.force_login(person)
                 response = self.client.get(reverse("admin:keys_apikey_changelist"))
                 self.assertEqual(response.status_code, 403)
+
+    def test_a_key_that_acted_is_revoked_not_deleted(self):
+        used, raw = self.issue(name="12345 hotline")
+        unused, _raw = self.issue(name="made by mistake")
+        self.client.post(REVOKE, HTTP_AUTHORIZATION=f"Api-Key {raw}")  # logged, with the key
+        self.client.force_login(self.ada)
+        change = self.client.get(reverse("admin:keys_apikey_change", args=[used.pk]))
+        self.assertNotContains(change, reverse("admin:keys_apikey_delete", args=[used.pk]))
+        delete = self.client.post(
+            reverse("admin:keys_apikey_delete", args=[used.pk]), {"post": "yes"}
+        )
+        self.assertEqual(delete.status_code, 403)
+        changelist = self.client.get(reverse("admin:keys_apikey_changelist"))
+        actions = [
+            name for name, _label in changelist.context["action_form"].fields["action"].choices
+        ]
+        self.assertIn("issue_new_secret", actions)
+        self.assertNotIn("delete_selected", actions)
+        # Nor through the ORM: the log keeps naming the key.
+        with self.assertRaises(ProtectedError):
+            used.delete()
+        self.assertEqual(ApiRequestLog.objects.get().api_key, used)
+        # Revoking it: the next request with it is refused.
+        self.client.post(
+            reverse("admin:keys_apikey_change", args=[used.pk]),
+            {"name": used.name, "user": self.service.pk, "all_areas": "on", "rate_limit": 60},
+        )
+        used.refresh_from_db()
+        self.assertFalse(used.is_active)
+        self.assertEqual(self.get(AREAS, HTTP_AUTHORIZATION=f"Api-Key {raw}").status_code, 401)
+        # A key that never acted may go.
+        change = self.client.get(reverse("admin:keys_apikey_change", args=[unused.pk]))
+        self.assertContains(change, reverse("admin:keys_apikey_delete", args=[unused.pk]))
+        self.client.post(reverse("admin:keys_apikey_delete", args=[unused.pk]), {"post": "yes"})
+        self.assertFalse(ApiKey.objects.filter(pk=unused.pk).exists())
 
 
 class PersonalTokenTestCase(KeyTestCase):
