@@ -32,3 +32,9 @@ class Channel(filesystem.Channel):
 
 class FilesystemTransport(filesystem.Transport):
     Channel = Channel
+
+    @property
+    def default_connection_params(self):
+        # A folder has no host: kombu's default, "localhost", only made every worker and
+        # beat warn "No hostname was supplied" at start.
+        return {"port": self.default_port, "hostname": None}
