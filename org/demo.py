@@ -78,6 +78,28 @@ def ensure_person(person: DemoPerson) -> tuple[User, bool]:
     return user, created
 
 
+def logins() -> list[tuple[DemoPerson, bool]]:
+    """The demo people who have an account, and whether the demo password still works."""
+    users = {
+        u.username: u for u in User.objects.filter(username__in=[p.username for p in DEMO_PEOPLE])
+    }
+    return [
+        (person, users[person.username].check_password(person.password))
+        for person in DEMO_PEOPLE
+        if person.username in users
+    ]
+
+
+def login_lines(people: list[tuple[DemoPerson, bool]]) -> list[str]:
+    """One line per demo person: user name, password, name and roles."""
+    lines = []
+    for person, password_works in people:
+        roles = ", ".join(str(role.label) for role in person.roles)
+        password = person.password if password_works else "(changed by an administrator)"
+        lines.append(f"  {person.username:<12} {password:<20} {person.full_name}: {roles}")
+    return lines
+
+
 def ensure_head(department: Department, index: int) -> None:
     if department.head_id is not None:
         return

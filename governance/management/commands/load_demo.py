@@ -18,7 +18,5 @@ class Command(BaseCommand):
         summary = ", ".join(f"{count} {what}" for what, count in geography.items())
         self.stdout.write(f"Dongcheng district: {summary} ({time.monotonic() - started:.1f} s).")
         self.stdout.write(self.style.SUCCESS("Demo data is loaded. Demo logins:"))
-        for person, password_works in people:
-            roles = ", ".join(str(role.label) for role in person.roles)
-            password = person.password if password_works else "(changed by an administrator)"
-            self.stdout.write(f"  {person.username:<12} {password:<20} {person.full_name}: {roles}")
+        for line in org_demo.login_lines(people):
+            self.stdout.write(line)

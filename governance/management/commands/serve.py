@@ -8,6 +8,8 @@ import urllib.request
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from org import demo
+
 
 def web_workers() -> int:
     """Two sync workers per core, at most eight: a worker waits on PostgreSQL and Redis for
@@ -17,7 +19,11 @@ def web_workers() -> int:
 
 
 class Command(BaseCommand):
-    help = "Run the web server, one Celery worker and Celery beat together; Ctrl-C stops all three."
+    help = (
+        "Run the web server, one Celery worker and Celery beat together; Ctrl-C stops all"
+        " three. The console shows warnings and errors; LOG_LEVEL=INFO shows every request"
+        " and task as well."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -28,7 +34,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, web_workers, **options):
         bin_dir = os.path.dirname(sys.executable)
+        # Quiet by default: beat sends a task every few seconds and a page polls as often,
+        # and at INFO their lines push the address and the logins off the screen at once.
+        level = os.environ.get("LOG_LEVEL", "WARNING").upper()
+        detailed = level in ("DEBUG", "INFO")
         celery = [os.path.join(bin_dir, "celery"), "-A", "governance"]
+        if not detailed:
+            celery.append("--quiet")  # no start-up banner
         commands = {
             # Sync workers: the fastest choice for this CPU-bound work.
             "web": [
@@ -38,8 +50,9 @@ class Command(BaseCommand):
                 f"{host}:{port}",
                 "--workers",
                 str(web_workers),
-                "--access-logfile",
-                "-",
+                "--log-level",
+                level.lower(),
+                *(["--access-logfile", "-"] if detailed else []),
             ],
             "worker": [
                 *celery,
@@ -51,7 +64,7 @@ class Command(BaseCommand):
                 "--without-mingle",
                 "--without-gossip",
                 "--loglevel",
-                "INFO",
+                level,
             ],
             "beat": [
                 *celery,
@@ -59,7 +72,7 @@ class Command(BaseCommand):
                 "--schedule",
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
                 "--loglevel",
-                "INFO",
+                level,
             ],
         }
         processes: dict[str, subprocess.Popen] = {}
@@ -72,14 +85,26 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
+            environment = {**os.environ, "LOG_LEVEL": level}
             for name, command in commands.items():
-                processes[name] = subprocess.Popen(command)
+                processes[name] = subprocess.Popen(command, env=environment)
+            people = demo.logins()  # while the servers start
             url = f"http://{host}:{port}/"
             if not self.wait_for(url, processes["web"]):
                 raise CommandError(f"The web server did not answer at {url}.")
             self.stdout.write(
-                self.style.SUCCESS(f"\nGridGov is running at {url}  (Ctrl-C stops it)\n")
+                self.style.SUCCESS(f"\nGridGov is running at {url}  (Ctrl-C stops it)")
             )
+            if people:
+                self.stdout.write("Demo logins (user name, password, person):")
+                for line in demo.login_lines(people):
+                    self.stdout.write(line)
+            if not detailed:
+                self.stdout.write(
+                    "Warnings and errors show here; LOG_LEVEL=INFO make run shows every request"
+                    " and task."
+                )
+            self.stdout.write("", ending="\n")
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:
