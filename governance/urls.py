@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -14,6 +15,11 @@ from org import views as org_views
 def healthz(request):
     """Liveness for a load balancer: answers without touching the session."""
     return JsonResponse({"status": "ok"})
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin, the API's JSON)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 @csrf_exempt
@@ -42,6 +48,7 @@ api_v1 = [
 urlpatterns = [
     path("", org_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon),
     path(
         "login/",
         auth_views.LoginView.as_view(
