@@ -12,7 +12,7 @@ BENCH_DATABASE_URL ?= postgis://postgres@%2Fvar%2Frun%2Fpostgresql/gridgov_bench
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo --cases 3000
 	$(PY) manage.py serve
 
 setup:

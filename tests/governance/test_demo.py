@@ -3,9 +3,11 @@ from io import StringIO
 from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
+from django.utils import timezone
 
-from cases.models import Category
+from cases.models import OPEN_STAGES, Case, Category
 from cases.routing import routing_dry_run
+from clocks.models import Clock, ClockStep
 from grids.models import UnitGrid, locate
 from org.demo import DEMO_PEOPLE
 from org.models import ROLE_HOME, Department, Membership, RoleGrant, User
@@ -61,3 +63,23 @@ class DemoDataTestCase(TestCase):
         officer.refresh_from_db()
         self.assertTrue(officer.check_password("a new secret 2026"))
         self.assertIn("officer      (changed by an administrator)", out.getvalue())
+
+
+class DemoHistoryTestCase(TestCase):
+    def test_a_first_load_adds_a_history_whose_open_cases_have_their_clocks(self):
+        out = StringIO()
+        call_command("load_demo", cases=400, stdout=out)
+        self.assertIn("Demo history: 400 cases over the last 2 months", out.getvalue())
+        self.assertEqual(Case.objects.count(), 400)
+        open_filed = Case.objects.filter(stage__in=OPEN_STAGES, filed_at__isnull=False)
+        self.assertTrue(open_filed.exists())
+        self.assertFalse(open_filed.filter(clocks=None).exists())
+        # Some are overdue: the overdue lists have what the dashboards count.
+        running = Clock.objects.filter(state=Clock.State.RUNNING)
+        self.assertTrue(running.filter(deadline__lt=timezone.now()).exists())
+        self.assertTrue(ClockStep.objects.filter(clock__in=running).exists())
+        # Only the first time: a second make run keeps the data as it is.
+        again = StringIO()
+        call_command("load_demo", cases=400, stdout=again)
+        self.assertNotIn("Demo history", again.getvalue())
+        self.assertEqual(Case.objects.count(), 400)

@@ -77,8 +77,16 @@ def test_serve_starts_all_three_prints_the_logins_stays_quiet_and_stops_on_ctrl_
         if key not in ("DATABASE_URL", "REDIS_URL", "LOG_LEVEL")
     }
     env["GRIDGOV_VAR_DIR"] = str(tmp_path / "var")
-    for command in (["migrate", "-v0"], ["load_demo"]):
-        subprocess.run([*MANAGE, *command], env=env, cwd=ROOT, check=True, capture_output=True)
+    # As make run prepares it (with a shorter history).
+    for command in (
+        ["migrate", "-v0"],
+        ["collectstatic", "--noinput", "-v0"],
+        ["load_demo", "--cases", "300"],
+    ):
+        done = subprocess.run(
+            [*MANAGE, *command], env=env, cwd=ROOT, check=True, capture_output=True
+        )
+    assert "Demo history: 300 cases over the last 2 months" in done.stdout.decode()
     where = subprocess.run(
         [*MANAGE, "shell", "-c", WHERE], env=env, cwd=ROOT, check=True, capture_output=True
     )
@@ -110,6 +118,13 @@ def test_serve_starts_all_three_prints_the_logins_stays_quiet_and_stops_on_ctrl_
         commands = processes_in_group(serve.pid)
         for name in ("gunicorn", " worker ", " beat "):
             assert any(name in command for command in commands), (name, commands)
+
+        # The pages' icon, also where browsers look for it unasked.
+        with urllib.request.urlopen(f"{url}/login/", timeout=10) as response:
+            assert 'rel="icon" href="/static/favicon.svg"' in response.read().decode()
+        with urllib.request.urlopen(f"{url}/favicon.ico", timeout=10) as response:
+            assert response.url == f"{url}/static/favicon.svg"
+            assert response.headers["Content-Type"].startswith("image/svg+xml")
 
         # A case filed through the API is routed to sanitation by the worker serve started.
         token = call(
