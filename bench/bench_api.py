@@ -430,7 +430,12 @@ def run() -> None:
         f"case creation through the API (POST /api/v1/cases/, API key, locate, file,"
         f" on-commit wake-up of routing in Redis), gunicorn {WORKERS} sync workers,"
         f" wrk with {CLIENTS} connections",
-        goal=f">= {GOAL_RATE} requests/s and p99 < {GOAL_P99_MS} ms",
+        goal=(
+            f">= {GOAL_RATE} requests/s and p99 < {GOAL_P99_MS} ms on the goal's machine: here"
+            f" also >= {least_share:.0%} of the minimal intake's rate in the same run (the goal's"
+            f" {GOAL_RATE} of its {intake.GOAL_MACHINE_RATE}): a faster machine does not pass"
+            " by its speed alone"
+        ),
         figure=(
             f"{rate:,.0f} requests/s (median of {ROUNDS} rounds of {SECONDS} s:"
             f" {', '.join(f'{one.rate:,.0f}' for one in api_rounds)}); p50 {p50:.1f} ms,"
@@ -441,7 +446,12 @@ def run() -> None:
             f"bare view GET /healthz on the same gunicorn: {floor_rate:,.0f} requests/s,"
             f" p50 {floor_p50:.1f} ms, p99 {floor_p99:.1f} ms"
         ),
-        ok=rate >= GOAL_RATE and p99 < GOAL_P99_MS and set(api_status) == {201},
+        ok=(
+            rate >= GOAL_RATE
+            and rate >= least_share * least_rate
+            and p99 < GOAL_P99_MS
+            and set(api_status) == {201}
+        ),
     )
 
 
