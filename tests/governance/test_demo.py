@@ -5,6 +5,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
+from cases.demo import CALLS
 from cases.models import OPEN_STAGES, Case, Category
 from cases.routing import routing_dry_run
 from clocks.models import Clock, ClockStep
@@ -70,7 +71,8 @@ class DemoHistoryTestCase(TestCase):
         out = StringIO()
         call_command("load_demo", cases=400, stdout=out)
         self.assertIn("Demo history: 400 cases over the last 2 months", out.getvalue())
-        self.assertEqual(Case.objects.count(), 400)
+        self.assertIn("2 hotline calls waiting for the grid worker's on-site check", out.getvalue())
+        self.assertEqual(Case.objects.count(), 402)
         open_filed = Case.objects.filter(stage__in=OPEN_STAGES, filed_at__isnull=False)
         self.assertTrue(open_filed.exists())
         self.assertFalse(open_filed.filter(clocks=None).exists())
@@ -78,8 +80,16 @@ class DemoHistoryTestCase(TestCase):
         running = Clock.objects.filter(state=Clock.State.RUNNING)
         self.assertTrue(running.filter(deadline__lt=timezone.now()).exists())
         self.assertTrue(ClockStep.objects.filter(clock__in=running).exists())
+        # The demo grid worker has the two calls to verify on her task list.
+        calls = Case.objects.filter(description__in=[text for _code, text in CALLS])
+        self.assertEqual(calls.count(), 2)
+        self.assertEqual(set(calls.values_list("stage", flat=True)), {"verifying"})
+        self.client.force_login(User.objects.get(username="worker"))
+        tasks = self.client.get(reverse("cases:tasks"))
+        for call in calls:
+            self.assertContains(tasks, call.number or call.reference)
         # Only the first time: a second make run keeps the data as it is.
         again = StringIO()
         call_command("load_demo", cases=400, stdout=again)
         self.assertNotIn("Demo history", again.getvalue())
-        self.assertEqual(Case.objects.count(), 400)
+        self.assertEqual(Case.objects.count(), 402)

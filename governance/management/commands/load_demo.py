@@ -8,6 +8,7 @@ from cases.synthetic import generate_cases
 from clocks.services import clocks_recompute
 from grids import demo as grids_demo
 from org import demo as org_demo
+from org.models import User
 
 # The demo's history: enough for the map, the dashboards and the overdue lists to show
 # something on a first run, written in a few seconds on SpatiaLite.
@@ -44,9 +45,14 @@ class Command(BaseCommand):
             # The open ones get their clocks and escalation steps, as filed cases do: the
             # overdue lists and escalations agree with the dashboards' figures.
             clocked = clocks_recompute()
+            users = {
+                u.username: u for u in User.objects.filter(username__in=("dispatcher", "worker"))
+            }
+            calls = cases_demo.hotline_calls(users["dispatcher"], users["worker"])
             self.stdout.write(
                 f"Demo history: {stats.cases:,} cases over the last {HISTORY_MONTHS} months,"
-                f" {clocked:,} of them open with their clocks"
+                f" {clocked:,} of them open with their clocks; {len(calls)} hotline calls"
+                f" waiting for the grid worker's on-site check"
                 f" ({time.monotonic() - started:.1f} s)."
             )
         self.stdout.write(self.style.SUCCESS("Demo data is loaded. Demo logins:"))
