@@ -22,7 +22,8 @@ for module in sorted(m.name for m in pkgutil.iter_modules(bench.__path__)):
     if module.startswith("bench_") and (not only or module in only):
         print(f"== {module} ==")
         # Each starts from what autovacuum leaves on a production server after the previous
-        # one's writes (off on this machine's server): without it, a million-case read
-        # walked the pages another benchmark had just written (zoom-10 tile 9 -> 144 ms).
+        # one's writes (off on this machine's server): without it, a map tile's index-only
+        # reads walked the pages another benchmark had just written (28,807 table reads for
+        # 15,786 rows).
         bench.vacuum()
         importlib.import_module(f"bench.{module}").run()

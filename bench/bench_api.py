@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -384,17 +385,11 @@ def run() -> None:
     created = Case.objects.count() - before
     filed = Case.objects.filter(needs_routing=True, street__code=STREET).count()
     queued = _routing_queue_length()
-    api_status: dict[int, int] = {}
-    for one in api_rounds:
-        for code, count in one.statuses.items():
-            api_status[code] = api_status.get(code, 0) + count
+    api_status = tally(api_rounds)
     rate, p50, p99 = summary(api_rounds)
     floor_rate, floor_p50, floor_p99 = summary(floor_rounds)
     least_rate, least_p50, least_p99 = summary(least_rounds)
-    least_status: dict[int, int] = {}
-    for one in least_rounds:
-        for code, count in one.statuses.items():
-            least_status[code] = least_status.get(code, 0) + count
+    least_status = tally(least_rounds)
     unfiled_rate, unfiled_p50, unfiled_p99 = summary(unfiled_rounds)
     print(
         f"{queries} SQL statements per case created (in-process, transaction control included);"
@@ -453,6 +448,14 @@ def run() -> None:
             and set(api_status) == {201}
         ),
     )
+
+
+def tally(rounds: list[Round]) -> dict[int, int]:
+    """Responses per HTTP status over the rounds."""
+    statuses: Counter = Counter()
+    for one in rounds:
+        statuses.update(one.statuses)
+    return dict(statuses)
 
 
 def summary(rounds: list[Round]) -> tuple[float, float, float]:

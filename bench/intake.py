@@ -60,8 +60,8 @@ class IntakeView(generics.CreateAPIView):
 
 def create_table() -> None:
     """A new empty table for the run (with its indexes: the grid, the point, the time)."""
+    drop_table()
     with connection.schema_editor() as editor:
-        editor.execute("DROP TABLE IF EXISTS bench_intake")
         editor.create_model(Intake)
 
 

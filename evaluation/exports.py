@@ -3,6 +3,7 @@ memory stays flat whatever the number of rows."""
 
 import csv
 import datetime
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -238,17 +239,15 @@ _EXCEL_EPOCH = datetime.date(1899, 12, 30).toordinal()
 def excel_moment(text: str) -> float:
     """A moment written as MOMENT_TEXT ("2026-12-01 13:05:09") as Excel's serial number:
     days since its epoch, the time of day as a fraction."""
-    day = _excel_days.get(text[:10])
-    if day is None:
-        if len(_excel_days) > 100_000:
-            _excel_days.clear()
-        date = datetime.date(int(text[:4]), int(text[5:7]), int(text[8:10]))
-        day = _excel_days[text[:10]] = date.toordinal() - _EXCEL_EPOCH
-    return day + (int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])) / 86400
+    seconds = int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+    return _excel_day(text[:10]) + seconds / 86400
 
 
-# An export's moments fall on a few thousand days at most: each day's number, once.
-_excel_days: dict[str, int] = {}
+@functools.lru_cache(maxsize=8192)
+def _excel_day(text: str) -> int:
+    """A day ("2026-12-01") as Excel's number, once per day: an export's moments fall on a
+    few thousand days at most."""
+    return datetime.date(int(text[:4]), int(text[5:7]), int(text[8:10])).toordinal() - _EXCEL_EPOCH
 
 
 WRITERS = {"csv": write_csv, "xlsx": write_xlsx}

@@ -45,10 +45,9 @@ class Command(BaseCommand):
             # The open ones get their clocks and escalation steps, as filed cases do: the
             # overdue lists and escalations agree with the dashboards' figures.
             clocked = clocks_recompute()
-            users = {
-                u.username: u for u in User.objects.filter(username__in=("dispatcher", "worker"))
-            }
-            calls = cases_demo.hotline_calls(users["dispatcher"], users["worker"])
+            calls = cases_demo.hotline_calls(
+                User.objects.get(username="dispatcher"), User.objects.get(username="worker")
+            )
             self.stdout.write(
                 f"Demo history: {stats.cases:,} cases over the last {HISTORY_MONTHS} months,"
                 f" {clocked:,} of them open with their clocks; {len(calls)} hotline calls"
