@@ -26,13 +26,20 @@ MAX_ZOOM = 22
 
 
 class SimplifyPreserveTopology(GeomOutputGeoFunc):
-    """Fewer vertices without self-intersections or vanished rings (GEOS on both backends)."""
+    """Fewer vertices without self-intersections or vanished rings (GEOS on both backends),
+    still a MultiPolygon: GEOS gives a one-part MultiPolygon back as a Polygon, which
+    breaks the type the schema promises (and a client that reads it as declared)."""
 
     function = "ST_SimplifyPreserveTopology"
+    template = "ST_Multi(%(function)s(%(expressions)s))"
 
     def as_sqlite(self, compiler, connection, **extra_context):
         return super().as_sql(
-            compiler, connection, function="SimplifyPreserveTopology", **extra_context
+            compiler,
+            connection,
+            function="SimplifyPreserveTopology",
+            template="CastToMulti(%(function)s(%(expressions)s))",
+            **extra_context,
         )
 
 
@@ -284,6 +291,14 @@ class MapQuerySerializer(QuerySerializer):
 
 class AreaQuerySerializer(MapQuerySerializer):
     level = serializers.ChoiceField(choices=Area.Level.choices, required=False)
+    q = serializers.CharField(
+        required=False,
+        max_length=50,
+        help_text=_(
+            "Find areas by name or code: those whose name contains it or whose code begins "
+            "with it, the closest matches first."
+        ),
+    )
 
 
 class GridQuerySerializer(MapQuerySerializer):

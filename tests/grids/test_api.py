@@ -189,6 +189,17 @@ class GridApiTestCase(ApiTestCase):
             vertices(zoom=3), 4 * len(self.get(GRIDS, {"bbox": box}).json()["features"])
         )
 
+    def test_simplified_boundaries_stay_multipolygons_as_the_schema_says(self):
+        # GEOS gives a simplified one-part MultiPolygon back as a Polygon.
+        for url, params in ((GRIDS, {"bbox": EAST_BOX}), (AREAS, {})):
+            for zoom in (3, 12, 15, None):
+                with self.subTest(url=url, zoom=zoom):
+                    query = {**params, **({} if zoom is None else {"zoom": zoom})}
+                    features = self.get(url, query).json()["features"]
+                    self.assertTrue(features)
+                    types = {f["geometry"]["type"] for f in features}
+                    self.assertEqual(types, {"MultiPolygon"})
+
     def test_it_lists_without_a_query_per_grid(self):
         self.assertEqual(self.get(GRIDS).status_code, 200)  # signed in, connection warm
         # Session, user, roles, grids, today's assignments with their workers.
