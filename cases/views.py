@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.db.models import F, Q
@@ -7,12 +8,14 @@ from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from clocks.services import case_clocks, overview_sections
-from grids.models import UnitGrid
+from grids.models import Area, UnitGrid
+from grids.serializers import GridFeatureSerializer, grid_features, with_current_assignments
 from grids.views import base_layers
 from org.decorators import role_required
 from org.models import Membership, Role
@@ -34,6 +37,10 @@ from .workflow import (
 # Columns a case list needs; the description is long and not shown.
 LIST_RELATED = ["category", "category__parent", "department", "grid", "community"]
 CENTRE_ROLES = (Role.DISPATCHER, Role.SHIFT_LEADER)
+# From these zooms on, the report page's map outlines the communities, then the unit
+# grids in view (about 150 and 300 grids of 100 m on a phone's screen).
+REPORT_COMMUNITY_ZOOM = 13
+REPORT_GRID_ZOOM = 15
 # Events that are not transitions of the table.
 EVENT_LABELS = {
     "report": gettext_lazy("Reported"),
@@ -103,12 +110,36 @@ def report(request):
         "cases/report.html",
         {
             "form": form,
+            "centre": centre,
             "duplicates": duplicates,
             "categories": leaf_categories(),
-            "base_layers": base_layers(),
+            "map_config": report_map(request.user, centre=centre),
         },
         status=400 if form.errors else 200,
     )
+
+
+def report_map(user, *, centre: bool) -> dict:
+    """What the report page's map starts from. A grid worker sees her own grids and starts
+    on them; the centre, taking a call about any street, starts on the whole city and
+    finds the caller's community by name. Without a base layer (the default) these
+    outlines are all the map shows."""
+    grids = None
+    if not centre:
+        mine = list(grid_features(UnitGrid.objects.current().covered_by(user)))
+        grids = GridFeatureSerializer(with_current_assignments(mine), many=True).data
+    extent = Area.objects.filter(parent=None).aggregate(extent=Extent("boundary"))["extent"]
+    return {
+        "base": base_layers(),
+        "grids": grids,
+        "extent": extent,
+        "askPosition": not centre,
+        "locateUrl": reverse("grids_api:locate"),
+        "areasUrl": reverse("grids_api:areas"),
+        "gridsUrl": reverse("grids_api:grids"),
+        "communityZoom": REPORT_COMMUNITY_ZOOM,
+        "gridZoom": REPORT_GRID_ZOOM,
+    }
 
 
 @login_required

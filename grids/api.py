@@ -7,7 +7,7 @@ boundaries are not secret, and the workers' names are for staff, which everyone 
 from django.conf import settings
 from django.contrib.gis.geos import Point, Polygon
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,9 +69,17 @@ def capped(features: QuerySet, *, bbox: Polygon | None) -> tuple[list, int]:
     return rows[:cap], total - cap
 
 
+# Areas a search answers with at most: a place finder shows a short list.
+SEARCH_RESULTS = 20
+
 CAPPED = (
     "At most MAP_MAX_FEATURES features (5,000 by default), in code order; the collection's "
     "`left_out` says how many more match. Without a bbox, more than that is a 400."
+)
+SEARCHED = (
+    f"With `q`, at most {SEARCH_RESULTS} areas, the closest matches first (the exact name or "
+    "code, then names beginning with it, larger areas first); `left_out` says how many more "
+    "match. "
 )
 
 
@@ -85,7 +93,7 @@ def feature_collection(serializer_class, rows: list, left_out: int) -> Response:
 class AreaList(APIView):
     @extend_schema(
         summary="Districts, streets and communities as a GeoJSON FeatureCollection",
-        description=CAPPED,
+        description=SEARCHED + CAPPED,
         parameters=[AreaQuerySerializer],
         responses=AreaFeatureSerializer(many=True),
     )
@@ -98,10 +106,33 @@ class AreaList(APIView):
         bbox = query.validated_data.get("bbox")
         if bbox is not None:
             areas = meeting_bbox(areas, bbox)
-        rows, left_out = capped(
-            area_features(areas, zoom=query.validated_data.get("zoom")), bbox=bbox
-        )
+        features = area_features(areas, zoom=query.validated_data.get("zoom"))
+        if "q" in query.validated_data:
+            found = searched(features, query.validated_data["q"])
+            rows = list(found[:SEARCH_RESULTS])
+            left_out = found.count() - SEARCH_RESULTS if len(rows) == SEARCH_RESULTS else 0
+        else:
+            rows, left_out = capped(features, bbox=bbox)
         return feature_collection(AreaFeatureSerializer, rows, left_out)
+
+
+def searched(areas: QuerySet, text: str) -> QuerySet:
+    """Areas named with ``text`` or coded from it: the exact name or code first, then
+    names that begin with it, then the rest; larger areas before smaller ones."""
+    text = text.strip()
+    rank = Case(
+        When(Q(name=text) | Q(code=text), then=0),
+        When(name__startswith=text, then=1),
+        default=2,
+    )
+    level = Case(
+        *(When(level=value, then=i) for i, value in enumerate(Area.Level.values)), default=9
+    )
+    return (
+        areas.filter(Q(name__icontains=text) | Q(code__startswith=text))
+        .annotate(rank=rank, level_rank=level)
+        .order_by("rank", "level_rank", "code")
+    )
 
 
 class GridList(APIView):

@@ -68,25 +68,8 @@
     }
   }
 
-  function clamp(value, limit) { return Math.max(-limit, Math.min(limit, value)).toFixed(6); }
-
   function query() {
-    var b = map.getBounds();
-    return new URLSearchParams({
-      bbox: [clamp(b.getWest(), 180), clamp(b.getSouth(), 90),
-             clamp(b.getEast(), 180), clamp(b.getNorth(), 90)].join(","),
-      zoom: Math.round(map.getZoom())
-    });
-  }
-
-  function getJSON(url, signal) {
-    return fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}, signal: signal})
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) throw new Error(body.detail || response.statusText);
-          return body;
-        });
-      });
+    return new URLSearchParams({bbox: gridgov.bbox(map), zoom: Math.round(map.getZoom())});
   }
 
   var inFlight = null;
@@ -99,8 +82,8 @@
     var communityParams = new URLSearchParams(params);
     communityParams.set("level", "community");
     Promise.all([
-      getJSON(config.gridsUrl + "?" + params, inFlight.signal),
-      getJSON(config.areasUrl + "?" + communityParams, inFlight.signal)
+      gridgov.getJSON(config.gridsUrl + "?" + params, inFlight.signal),
+      gridgov.getJSON(config.areasUrl + "?" + communityParams, inFlight.signal)
     ]).then(function (answers) {
       grids.clearLayers();
       communities.clearLayers();

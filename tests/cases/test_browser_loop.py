@@ -7,20 +7,11 @@ from django.urls import reverse
 
 from cases.models import Case, Stage
 from tests.base import PASSWORD
-from tests.cases.base import INSIDE, CaseWorldMixin, jpeg
+from tests.cases.base import INSIDE, jpeg
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-
-
-@pytest.fixture
-def world(transactional_db):
-    class World(CaseWorldMixin):
-        pass
-
-    World.make_world()
-    return World
 
 
 @pytest.fixture

@@ -91,6 +91,27 @@ class ReportPageTestCase(CaseTestCase):
         case = Case.objects.get()
         self.assertEqual((case.stage, case.field_worker), (Stage.VERIFYING, self.wang))
 
+    def test_the_map_starts_on_a_workers_grids_and_on_the_city_for_the_centre(self):
+        self.client.force_login(self.wang)
+        response = self.client.get(reverse("cases:report"), HTTP_ACCEPT_LANGUAGE="en")
+        config = response.context["map_config"]
+        codes = [f["properties"]["code"] for f in config["grids"]["features"]]
+        self.assertEqual(codes, sorted(grid.code for grid in self.grids))
+        self.assertTrue(config["askPosition"])
+        self.assertContains(response, "<h1>Report a case</h1>", html=True)
+        self.assertContains(response, 'id="report-map-config"')
+
+        self.client.force_login(self.li)
+        response = self.client.get(reverse("cases:report"), HTTP_ACCEPT_LANGUAGE="en")
+        config = response.context["map_config"]
+        self.assertIsNone(config["grids"])
+        self.assertFalse(config["askPosition"])  # the caller is elsewhere
+        district = self.community.parent.parent
+        for got, want in zip(config["extent"], district.boundary.extent, strict=True):
+            self.assertAlmostEqual(got, want, places=6)
+        self.assertContains(response, "<h1>Register a call</h1>", html=True)
+        self.assertContains(response, "Find the place the caller names")
+
     def test_only_grid_workers_and_dispatchers_report(self):
         for person in (self.zhao, self.chen, self.zhou, self.ada, self.nobody):
             self.client.force_login(person)

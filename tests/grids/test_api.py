@@ -1,5 +1,6 @@
 import datetime
 import json
+from unittest import mock
 
 from django.test import override_settings
 from django.urls import reverse
@@ -303,6 +304,45 @@ class AreaApiTestCase(ApiTestCase):
         detail = self.assertBadRequest(self.get(AREAS, {"level": "planet"}), "level")
         self.assertIn("not a valid choice", detail)
         self.assertBadRequest(self.get(AREAS, {"bbox": "1,2,3,4,5"}), "bbox")
+
+
+class AreaSearchApiTestCase(ApiTestCase):
+    """``q``: the report page's place finder asks it for a street or community."""
+
+    def codes(self, **params):
+        body = self.get(AREAS, params).json()
+        return [f["properties"]["code"] for f in body["features"]], body["left_out"]
+
+    def test_it_finds_areas_by_part_of_their_name_those_beginning_with_it_first(self):
+        # 社区001 begins with it; 西社区 and 圆社区 only contain it.
+        self.assertEqual(
+            self.codes(q="社区"), (["110101001001", "110101001002", "110101001003"], 0)
+        )
+        self.assertEqual(self.codes(q="圆"), (["110101001003"], 0))
+
+    def test_the_exact_name_or_code_comes_first_then_larger_areas(self):
+        self.assertEqual(self.codes(q="西社区"), (["110101001002"], 0))
+        # Both names begin with 东: the district before its street.
+        self.assertEqual(self.codes(q="东"), (["110101", "110101001"], 0))
+        # The street's own code, then the communities coded from it.
+        self.assertEqual(
+            self.codes(q="110101001"),
+            (["110101001", "110101001001", "110101001002", "110101001003"], 0),
+        )
+
+    def test_it_combines_with_the_level(self):
+        self.assertEqual(self.codes(q="1101", level="street"), (["110101001"], 0))
+
+    def test_a_search_answers_with_a_short_list_and_says_how_many_more(self):
+        with mock.patch("grids.api.SEARCH_RESULTS", 2):
+            self.assertEqual(self.codes(q="社区"), (["110101001001", "110101001002"], 1))
+
+    def test_nothing_found_is_an_empty_collection(self):
+        self.assertEqual(self.codes(q="不存在的地方"), ([], 0))
+
+    def test_a_blank_or_long_query_is_400_naming_it(self):
+        self.assertBadRequest(self.get(AREAS, {"q": " "}), "q")
+        self.assertBadRequest(self.get(AREAS, {"q": "街" * 51}), "q")
 
 
 class LocateApiTestCase(ApiTestCase):

@@ -85,16 +85,6 @@
     list.appendChild(dd);
   }
 
-  function getJSON(url, signal) {
-    return fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}, signal: signal})
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) throw new Error(body.detail || response.statusText);
-          return body;
-        });
-      });
-  }
-
   var LIGHT_LABELS = {
     green: gettext("Within time"), yellow: gettext("Nearly due"), red: gettext("Overdue")
   };
@@ -102,7 +92,7 @@
   function showCase(latlng, id) {
     var popup = L.popup({className: "case-popup"}).setLatLng(latlng)
       .setContent(gettext("Loading…")).openOn(map);
-    getJSON(config.caseUrl.replace("/0/", "/" + id + "/")).then(function (c) {
+    gridgov.getJSON(config.caseUrl.replace("/0/", "/" + id + "/")).then(function (c) {
       // Built from text nodes: everything here comes from people's input.
       var box = document.createElement("div");
       var title = document.createElement("div");
@@ -271,9 +261,9 @@
       inFlight = new AbortController();
       el.dataset.state = "loading";
       var params = filterQuery();
-      params.set("bbox", bboxParam());
+      params.set("bbox", gridgov.bbox(map));
       params.set("zoom", map.getZoom());
-      getJSON(config.featuresUrl + "?" + params, inFlight.signal).then(function (collection) {
+      gridgov.getJSON(config.featuresUrl + "?" + params, inFlight.signal).then(function (collection) {
         casesLayer.clearLayers();
         casesLayer.addData(collection);
         describeShown();
@@ -290,23 +280,15 @@
     el.dataset.state = "failed";
   }
 
-  function clamp(value, limit) { return Math.max(-limit, Math.min(limit, value)).toFixed(6); }
-
-  function bboxParam() {
-    var b = map.getBounds();
-    return [clamp(b.getWest(), 180), clamp(b.getSouth(), 90),
-            clamp(b.getEast(), 180), clamp(b.getNorth(), 90)].join(",");
-  }
-
   // ------------------------------------------------------------------ heat and grids
 
   var heat = L.heatLayer([], {radius: 18, blur: 14, minOpacity: 0.3});
   function loadHeat() {
     if (!map.hasLayer(heat)) return;
     var params = filterQuery();
-    params.set("bbox", bboxParam());
+    params.set("bbox", gridgov.bbox(map));
     params.set("zoom", map.getZoom());
-    getJSON(config.heatUrl + "?" + params).then(function (answer) {
+    gridgov.getJSON(config.heatUrl + "?" + params).then(function (answer) {
       heat.setOptions({max: Math.max(1, answer.max)});
       heat.setLatLngs(answer.cells);
       el.dataset.heatCells = answer.cells.length;
@@ -326,12 +308,12 @@
     grids.clearLayers();
     communities.clearLayers();
     if (map.getZoom() < config.pointsZoom) return;
-    var params = new URLSearchParams({bbox: bboxParam(), zoom: map.getZoom()});
+    var params = new URLSearchParams({bbox: gridgov.bbox(map), zoom: map.getZoom()});
     var areaParams = new URLSearchParams(params);
     areaParams.set("level", "community");
-    getJSON(config.areasUrl + "?" + areaParams).then(function (c) { communities.addData(c); });
+    gridgov.getJSON(config.areasUrl + "?" + areaParams).then(function (c) { communities.addData(c); });
     if (map.getZoom() >= config.gridsZoom && map.hasLayer(grids)) {
-      getJSON(config.gridsUrl + "?" + params).then(function (c) { grids.addData(c); });
+      gridgov.getJSON(config.gridsUrl + "?" + params).then(function (c) { grids.addData(c); });
     }
   }
   communities.addTo(map);
@@ -373,7 +355,7 @@
 
   // A case changed somewhere: reload within a few seconds (POLL_SECONDS).
   function poll() {
-    getJSON(config.versionUrl).then(function (answer) {
+    gridgov.getJSON(config.versionUrl).then(function (answer) {
       if (answer.version !== version) {
         version = answer.version;
         reloadAll();

@@ -1,0 +1,100 @@
+"""The report page's map in real Chromium: with no base map (the default), the outlines
+and the line under the map are what tell a reporter where the pin is."""
+
+import re
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.urls import reverse
+
+from cases.models import Case
+from grids.models import locate
+from tests.cases.test_browser_loop import PHONE, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def tap_map_centre(page):
+    box = page.locator("#report-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("document.getElementById('position-place').dataset.grid !== undefined")
+
+
+def pinned(page) -> Point:
+    return Point(float(page.input_value("#id_lon")), float(page.input_value("#id_lat")), srid=4326)
+
+
+def test_a_grid_worker_sees_her_grids_and_the_grid_under_the_pin(
+    live_server, browser, world, screenshot
+):
+    # No location access: she places the pin herself, on her own grids.
+    ctx, page = sign_in(browser, live_server, "wang", **PHONE)
+    page.goto(live_server.url + reverse("cases:report"))
+    assert page.locator("#report-map path.grid-boundary.mine").count() == len(world.grids)
+    page.wait_for_function("document.getElementById('report-map').dataset.context")
+    communities, grids = page.locator("#report-map").get_attribute("data-context").split(",")
+    assert (int(communities), int(grids)) == (1, len(world.grids))
+
+    tap_map_centre(page)
+    here = locate(pinned(page))
+    assert here.grid in world.grids
+    expected = f"Grid {here.grid.code}, {world.community.name}, {world.community.parent.name}"
+    place = page.locator("#position-place")
+    assert place.inner_text() == f"{expected} · grid worker 王芳"
+    assert place.get_attribute("data-grid") == here.grid.code
+    screenshot(page, "pinned")
+    ctx.close()
+
+
+def test_the_centre_finds_the_callers_community_and_registers_the_call_there(
+    live_server, browser, world, screenshot
+):
+    ctx, page = sign_in(browser, live_server, "li", viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("cases:report"))
+    assert page.locator("h1").inner_text() == "Register a call"
+    assert page.locator("#position-text").inner_text().startswith("Find the place the caller")
+
+    page.fill("#place-search", world.community.name[-3:])
+    result = page.locator(f'#place-results button[data-code="{world.community.code}"]')
+    result.wait_for()
+    page.fill("#place-search", "没有这个地方")
+    page.locator("#place-results li.empty").wait_for()
+    page.fill("#place-search", world.community.code)
+    result.wait_for()
+    page.press("#place-search", "Enter")  # the first match, not the form's submission
+    assert Case.objects.count() == 0
+    assert page.input_value("#place-search") == world.community.name
+    assert page.input_value("#id_lat") == ""  # the middle of a community is not a spot
+    assert page.locator("#position-text").inner_text().startswith("Drag the pin")
+
+    tap_map_centre(page)
+    here = locate(pinned(page))
+    assert here.community == world.community
+    assert page.locator("#position-place").inner_text().startswith(f"Grid {here.grid.code}")
+
+    page.fill("#category-search", "E0102")
+    page.select_option("#id_category", value=str(world.category.pk))
+    page.fill("#id_description", "来电反映：胡同口有一堆建筑垃圾")
+    page.fill("#id_citizen_name", "张三")
+    page.fill("#id_citizen_phone", "13800000000")
+    screenshot(page, "call")
+    page.click("#submit-report")
+    page.wait_for_url(re.compile(r"/cases/\d+/$"))
+    case = Case.objects.get()
+    assert (case.grid, case.community, case.source) == (here.grid, world.community, "hotline")
+    ctx.close()
+
+
+def test_a_point_outside_every_grid_is_said_plainly(live_server, browser, world):
+    ctx, page = sign_in(browser, live_server, "li", viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("cases:report"))
+    # The city's extent is larger than the community with grids: its corner has none.
+    box = page.locator("#report-map").bounding_box()
+    page.mouse.click(box["x"] + 60, box["y"] + box["height"] - 30)
+    page.wait_for_function("document.getElementById('position-place').dataset.grid !== undefined")
+    assert locate(pinned(page)).grid is None
+    assert page.locator("#position-place").inner_text() == (
+        "Outside every unit grid: no grid worker covers it, and the dispatch desk decides."
+    )
+    assert page.locator("#position-place").get_attribute("data-grid") == ""
+    ctx.close()
