@@ -359,11 +359,15 @@ def trend(place, scope, period: Period) -> list[dict]:
 
 
 def weekly(daily: list[dict]) -> list[dict]:
-    """Weeks from Monday; the first and last may be partial."""
+    """Weeks from Monday; the first and last may be partial: ``days`` says how many of
+    their days the period holds."""
     weeks: dict[datetime.date, dict] = {}
     for row in daily:
         monday = row["day"] - datetime.timedelta(days=row["day"].weekday())
-        week = weeks.setdefault(monday, {"day": monday, "reported": 0, "filed": 0, "closed": 0})
+        week = weeks.setdefault(
+            monday, {"day": monday, "days": 0, "reported": 0, "filed": 0, "closed": 0}
+        )
+        week["days"] += 1
         for key in ("reported", "filed", "closed"):
             week[key] += row[key]
     return list(weeks.values())

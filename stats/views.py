@@ -1,9 +1,11 @@
+import datetime
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
@@ -109,21 +111,58 @@ def query(**params) -> str:
     return urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
 
-def line_chart(series: list[dict], keys: tuple[str, ...], width=640, height=180) -> dict:
-    """Polylines for a small server-rendered SVG chart."""
+def line_chart(
+    series: list[dict], keys: tuple[str, ...], width=640, height=180, partial=frozenset()
+) -> dict:
+    """Polylines for a small server-rendered SVG chart. Points at the indexes in
+    ``partial`` count only part of their span (a week cut by the period, today so far):
+    they are drawn hollow and joined dashed, so that their drop is not read as a fall."""
     top = max([1, *(row[k] for row in series for k in keys)])
     step = width / max(1, len(series) - 1)
     lines = []
     for key in keys:
         dots = [
-            (f"{i * step:.1f}", f"{height - row[key] / top * (height - 10):.1f}")
+            (f"{i * step:.1f}", f"{height - row[key] / top * (height - 10):.1f}", i in partial)
             for i, row in enumerate(series)
         ]
-        points = " ".join(f"{x},{y}" for x, y in dots)
+        # Runs of segments, each run solid or dashed: a segment is dashed when either end
+        # is partial.
+        segments: list[dict] = []
+        for i in range(len(dots) - 1):
+            dashed = i in partial or i + 1 in partial
+            if segments and segments[-1]["dashed"] == dashed:
+                segments[-1]["dots"].append(dots[i + 1])
+            else:
+                segments.append({"dashed": dashed, "dots": [dots[i], dots[i + 1]]})
+        for segment in segments:
+            segment["points"] = " ".join(f"{x},{y}" for x, y, _ in segment.pop("dots"))
         # Dots too, so that a series of one point (a one-week period) still shows.
-        lines.append({"key": key, "label": LABELS[key], "points": points, "dots": dots})
+        lines.append({"key": key, "label": LABELS[key], "segments": segments, "dots": dots})
     ticks = [series[0], series[len(series) // 2], series[-1]] if series else []
-    return {"width": width, "height": height, "top": top, "lines": lines, "ticks": ticks}
+    return {
+        "width": width,
+        "height": height,
+        "top": top,
+        "lines": lines,
+        "ticks": ticks,
+        "partial": bool(partial),
+    }
+
+
+def trend_charts(daily: list[dict], weeks: list[dict]) -> tuple[dict, dict]:
+    """The per day and per week charts; today is still counting, and so is its week."""
+    today = timezone.localdate()
+    keys = ("reported", "filed", "closed")
+    days_partial = frozenset(i for i, row in enumerate(daily) if row["day"] == today)
+    weeks_partial = frozenset(
+        i
+        for i, week in enumerate(weeks)
+        if week["days"] < 7 or week["day"] <= today < week["day"] + datetime.timedelta(days=7)
+    )
+    return (
+        line_chart(daily, keys, partial=days_partial),
+        line_chart(weeks, keys, partial=weeks_partial),
+    )
 
 
 def dashboard_context(request, form: FilterForm, scope: Scope) -> dict:
@@ -133,6 +172,7 @@ def dashboard_context(request, form: FilterForm, scope: Scope) -> dict:
     figures = dashboard(place, scope, period)
     where = {"grid": place.id} if place and place.level == GRID else {"area": place and place.id}
     base = query(**where, start=period.start.isoformat(), end=period.end.isoformat())
+    daily_chart, weekly_chart = trend_charts(figures["daily"], figures["weekly"])
     return {
         "figures": figures,
         "place": place,
@@ -146,8 +186,8 @@ def dashboard_context(request, form: FilterForm, scope: Scope) -> dict:
             (i, age_label(bucket), count)
             for i, (bucket, count) in enumerate(figures["backlog"]["ages"])
         ],
-        "daily_chart": line_chart(figures["daily"], ("reported", "filed", "closed")),
-        "weekly_chart": line_chart(figures["weekly"], ("reported", "filed", "closed")),
+        "daily_chart": daily_chart,
+        "weekly_chart": weekly_chart,
         "state": RollupState.objects.filter(pk=1).first(),
     }
 

@@ -1,5 +1,6 @@
 """The dashboard and the lists behind its figures, as every role."""
 
+import datetime
 import re
 from unittest import skipUnless
 
@@ -7,6 +8,7 @@ from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from grids.models import GridAssignment
 from org.models import Role
@@ -67,6 +69,39 @@ class PagesTestCase(HistoryMixin, TestCase):
         self.assertContains(response, self.g1.code)
         # The link in the header.
         self.assertContains(response, f'href="{reverse("stats:dashboard")}"')
+
+    def test_weeks_cut_by_the_period_and_today_are_drawn_dashed_and_said(self):
+        self.login(self.zhou)
+        url = reverse("stats:dashboard")
+        whole = self.client.get(url, WEEK)  # Monday to Sunday, in the past
+        for name in ("daily_chart", "weekly_chart"):
+            self.assertFalse(whole.context[name]["partial"])
+        self.assertNotContains(whole, "<figcaption")
+        self.assertNotContains(whole, ' partial"')  # no line or dot drawn as partial
+
+        # Wednesday to the next Wednesday: five days of one week and three of the next.
+        cut = {
+            "start": (START + datetime.timedelta(days=2)).isoformat(),
+            "end": (END + datetime.timedelta(days=3)).isoformat(),
+        }
+        response = self.client.get(url, cut)
+        weekly = response.context["weekly_chart"]
+        self.assertEqual([w["days"] for w in response.context["figures"]["weekly"]], [5, 3])
+        self.assertEqual([dot[2] for dot in weekly["lines"][0]["dots"]], [True, True])
+        self.assertEqual([segment["dashed"] for segment in weekly["lines"][0]["segments"]], [True])
+        self.assertContains(response, "a week only partly in the period")
+        self.assertContains(response, 'class="line key-reported partial"')
+        self.assertNotContains(response, "today, still counting")
+
+        today = timezone.localdate()
+        response = self.client.get(
+            url, {"start": (today - datetime.timedelta(days=9)).isoformat(), "end": today}
+        )
+        dots = response.context["daily_chart"]["lines"][0]["dots"]
+        self.assertEqual([dot[2] for dot in dots], [False] * 9 + [True])
+        self.assertContains(response, "today, still counting")
+        # The week that holds today is still going, however many of its days are in.
+        self.assertTrue(response.context["weekly_chart"]["lines"][0]["dots"][-1][2])
 
     def test_a_place_narrows_the_figures(self):
         self.login(self.zhou)
