@@ -53,6 +53,7 @@ class Result:
     score: float | None
     grade: str
     extra: dict = field(default_factory=dict)
+    rank: int | None = None  # among the rows of its table; None: nothing to score
 
 
 class Rules:
@@ -118,23 +119,36 @@ def areas(level_name: str, scope: Scope, period: Period, rules: Rules) -> list[R
         names = dict(UnitGrid.objects.filter(pk__in=sums).values_list("pk", "code"))
     else:
         names = dict(Area.objects.filter(pk__in=sums).values_list("pk", "name"))
-    return sorted(
-        (rules.result(Subject.AREA, key, names.get(key, str(key)), t) for key, t in sums.items()),
-        key=lambda r: r.name,
+    return ranked(
+        [rules.result(Subject.AREA, key, names.get(key, str(key)), t) for key, t in sums.items()]
     )
 
 
 def departments(scope: Scope, period: Period, rules: Rules) -> list[Result]:
     sums = _sums(_rows(DISTRICT, scope, period), "department")
     names = dict(Department.objects.filter(pk__in=sums).values_list("pk", "name"))
-    return sorted(
-        (
+    return ranked(
+        [
             rules.result(Subject.DEPARTMENT, key, names.get(key, "—"), t)
             for key, t in sums.items()
             if key
-        ),
-        key=lambda r: r.name,
+        ]
     )
+
+
+def ranked(results: list[Result]) -> list[Result]:
+    """Best score first, each given its rank. Scores equal to the one decimal a page
+    shows share a rank, and the next rank skips as many (1, 2, 2, 4); within a rank by
+    name. Rows with nothing to score come last, unranked."""
+    shown = {id(r): None if r.score is None else round(r.score, 1) for r in results}
+    order = sorted(results, key=lambda r: (shown[id(r)] is None, -(shown[id(r)] or 0), r.name))
+    for place, r in enumerate(order, 1):
+        if shown[id(r)] is None:
+            break
+        before = order[place - 2] if place > 1 else None
+        same = before is not None and shown[id(before)] == shown[id(r)]
+        r.rank = before.rank if same else place
+    return order
 
 
 POSTS = (Subject.GRID_WORKER, Subject.DISPATCHER, Subject.SHIFT_LEADER)

@@ -51,13 +51,15 @@ def evaluation_context(request):
 def table(found) -> tuple[list[str], list[tuple]]:
     """The evaluation as one flat table (for the exports)."""
     kpis = list(Kpi)
-    headers = [_("Evaluated"), _("Name"), _("Score"), _("Grade")] + [str(k.label) for k in kpis]
+    headers = [_("Evaluated"), _("Rank"), _("Name"), _("Score"), _("Grade")]
+    headers += [str(k.label) for k in kpis]
     rows = []
     for section in ("areas", "departments", "posts"):
         for r in found[section]:
             rows.append(
                 (
                     str(Subject(r.subject).label),
+                    "" if r.rank is None else r.rank,
                     r.name,
                     "" if r.score is None else round(r.score, 2),
                     r.grade,

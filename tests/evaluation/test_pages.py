@@ -103,15 +103,18 @@ class EvaluationPagesTestCase(HistoryMixin, TestCase):
         self.login(self.zhou)
         url = reverse("evaluation:evaluation")
         rows = read_csv(self.client.get(url, {**WEEK, "level": "community", "format": "csv"}))
-        self.assertEqual(rows[0][:4], ["Evaluated", "Name", "Score", "Grade"])
-        by_name = {r[1]: r for r in rows[1:]}
-        self.assertEqual(by_name[self.community.name][2:4], ["50.62", "D"])
-        self.assertEqual(by_name[self.sanitation.name][2:4], ["62.33", "C"])
+        self.assertEqual(rows[0][:5], ["Evaluated", "Rank", "Name", "Score", "Grade"])
+        by_name = {r[2]: r for r in rows[1:]}
+        self.assertEqual(
+            by_name[self.community.name][1:5], ["1", self.community.name, "50.62", "D"]
+        )
+        self.assertEqual(by_name[self.sanitation.name][3:5], ["62.33", "C"])
+        self.assertEqual(by_name["Grid worker post"][1], "")  # posts are not ranked
         response = self.client.get(url, {**WEEK, "level": "community", "format": "xlsx"})
         sheet = load_workbook(io.BytesIO(response.content), read_only=True).active
         values = list(sheet.iter_rows(values_only=True))
         self.assertEqual(len(values), len(rows))
-        self.assertEqual({r[1]: r[3] for r in values[1:]}[self.sanitation.name], "C")
+        self.assertEqual({r[2]: r[4] for r in values[1:]}[self.sanitation.name], "C")
 
     def test_a_small_case_export_streams_the_filtered_cases(self):
         self.login(self.zhou)

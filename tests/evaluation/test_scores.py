@@ -19,7 +19,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from evaluation.models import Grade, KpiWeight
-from evaluation.scoring import evaluate
+from evaluation.scoring import Result, evaluate, ranked
 from stats import rollup
 from stats.figures import Period, Scope, place_of_area
 from tests.base import PASSWORD
@@ -69,6 +69,27 @@ class ScoreTestCase(HistoryMixin, TestCase):
         self.assertAlmostEqual(areas[self.g2.pk].score, 50)
         self.assertEqual(areas[self.g1.pk].values["on_time"], 1 / 3)
         self.assertEqual(areas[self.g2.pk].values["closure"], 1)
+        # Equal scores share the first rank, in name order.
+        ranks = [(a.name, a.rank) for a in evaluate(Scope(), PERIOD, "grid")["areas"]]
+        self.assertEqual(ranks, [(self.g1.code, 1), (self.g2.code, 1)])
+
+    def test_rows_are_ranked_best_first_ties_sharing_the_unscored_last(self):
+        def result(name, score):
+            return Result("area", name, name, {}, {}, score, "")
+
+        rows = ranked(
+            [
+                result("乙", 90.04),
+                result("丙", None),
+                result("丁", 80),
+                result("甲", 95.2),
+                result("戊", 89.96),  # 90.0 as shown: the same as 乙
+            ]
+        )
+        self.assertEqual(
+            [(r.name, r.rank) for r in rows],
+            [("甲", 1), ("乙", 2), ("戊", 2), ("丁", 4), ("丙", None)],
+        )
 
     def test_an_officer_of_another_department_has_nothing_to_evaluate(self):
         found = evaluate(Scope(departments=frozenset({self.landscaping.pk})), PERIOD, "street")
