@@ -34,6 +34,14 @@ class FilterForm(forms.Form):
                 _("Choose a period of at most %(days)d days.") % {"days": LONGEST_DAYS}
             )
         data["start"], data["end"] = start, end
+        # A date taken by default shows in its field, not only in the line above the
+        # figures; what was typed, even wrongly, stays as typed.
+        missing = [name for name in ("start", "end") if not self.data.get(name)]
+        if missing:
+            shown = self.data.copy()
+            for name in missing:
+                shown[name] = data[name].isoformat()
+            self.data = shown
         return data
 
 

@@ -103,6 +103,22 @@ class PagesTestCase(HistoryMixin, TestCase):
         # The week that holds today is still going, however many of its days are in.
         self.assertTrue(response.context["weekly_chart"]["lines"][0]["dots"][-1][2])
 
+    def test_the_period_taken_by_default_shows_in_the_date_fields(self):
+        self.login(self.zhou)
+        today = timezone.localdate()
+        response = self.client.get(reverse("stats:dashboard"))
+        start = (today - datetime.timedelta(days=29)).isoformat()
+        self.assertContains(response, f'name="start" value="{start}"')
+        self.assertContains(response, f'name="end" value="{today.isoformat()}"')
+        # A date typed wrongly stays in its field, to be put right there.
+        response = self.client.get(
+            reverse("stats:dashboard"), {"start": "2026-02-30", "area": self.community.pk}
+        )
+        self.assertContains(response, "Enter a valid date.", status_code=400)
+        self.assertContains(response, 'name="start" value="2026-02-30"', status_code=400)
+        self.assertContains(response, f'name="end" value="{today.isoformat()}"', status_code=400)
+        self.assertContains(response, f'name="area" value="{self.community.pk}"', status_code=400)
+
     def test_a_place_narrows_the_figures(self):
         self.login(self.zhou)
         response = self.client.get(reverse("stats:dashboard"), {**WEEK, "grid": self.g1.pk})
