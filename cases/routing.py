@@ -36,6 +36,8 @@ from .models import (
 )
 
 ROUTER_USERNAME = "gridgov-router"
+# The name its events show: it routes, and it also fires the deadline ladder.
+ROUTER_NAME = "GridGov"
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ def router() -> User:
         user.roles = frozenset(g.role for g in grants) if user.is_active else frozenset()
         return user
     user, created = User.objects.get_or_create(
-        username=ROUTER_USERNAME, defaults={"full_name": "自动派遣", "is_active": True}
+        username=ROUTER_USERNAME, defaults={"full_name": ROUTER_NAME, "is_active": True}
     )
     if created:
         user.set_unusable_password()

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from clocks.models import ClockKind
 from clocks.services import case_clocks, overview_sections
 from grids.models import Area, UnitGrid
 from grids.serializers import GridFeatureSerializer, grid_features, with_current_assignments
@@ -276,6 +277,15 @@ def overview(request):
 # ---------------------------------------------------------------------------- one case
 
 
+def clock_of(event) -> str:
+    """The clock an escalation step fired on: a case's own clock and its stage's clock
+    both warn and both go overdue, and the two lines read alike without it."""
+    if event.action != "escalate":
+        return ""
+    kind = (event.payload or {}).get("clock_kind")
+    return ClockKind(kind).label if kind in ClockKind.values else ""
+
+
 def detail_context(request, case: Case, failed: ActionForm | None = None) -> dict:
     actions = []
     for transition in allowed_actions(case, request.user):
@@ -294,6 +304,7 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
             "event": event,
             "label": EVENT_LABELS.get(event.action) or BY_ACTION[event.action].label,
             "stage": Stage(event.to_stage).label if event.to_stage != event.from_stage else "",
+            "clock": clock_of(event),
         }
         for event in case.events.select_related("actor")
     ]
@@ -302,6 +313,7 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
         "case": case,
         "actions": actions,
         "events": events,
+        "photos": photos,
         "photos_by_kind": [
             (label, [p for p in photos if p.kind == kind]) for kind, label in Photo.Kind.choices
         ],

@@ -18,7 +18,7 @@ class Role(models.TextChoices):
     OFFICER = "officer", _("Department officer")
     GRID_WORKER = "grid_worker", _("Grid worker")
     # Not a person: the account automatic routing acts as. Cannot log in.
-    SYSTEM = "system", _("Automatic routing")
+    SYSTEM = "system", _("System: routing and deadlines")
 
 
 # Each role's own home page; a person with several roles lands on the first they hold.

@@ -138,6 +138,20 @@ class CasePageTestCase(CaseTestCase):
                 shown = [a["transition"].action for a in response.context["actions"]]
                 self.assertEqual(sorted(shown), sorted(actions))
 
+    def test_the_photo_card_says_when_there_is_no_photo(self):
+        self.client.force_login(self.li)
+        bare = self.report()
+        response = self.client.get(
+            reverse("cases:detail", args=[bare.pk]), HTTP_ACCEPT_LANGUAGE="en"
+        )
+        self.assertContains(response, "No photo yet.")
+        shown = self.report(photos=[photo()], point=Point(INSIDE.x + 0.0003, INSIDE.y, srid=4326))
+        response = self.client.get(
+            reverse("cases:detail", args=[shown.pk]), HTTP_ACCEPT_LANGUAGE="en"
+        )
+        self.assertNotContains(response, "No photo yet.")
+        self.assertContains(response, 'class="photo-strip"')
+
     def test_a_case_is_hidden_from_those_who_may_not_see_it(self):
         case = self.case_in(Stage.DISPATCHED)
         for person in (self.sun, self.qian, self.nobody):

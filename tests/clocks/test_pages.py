@@ -1,9 +1,13 @@
 """The clocks on the case page, the inbox order and the supervisor's overview."""
 
+import re
+
 import time_machine
 from django.urls import reverse
 
 from cases.models import Case, Stage
+from cases.routing import ROUTER_NAME
+from clocks.models import ClockKind
 from org.models import Role
 
 from .base import at
@@ -59,6 +63,22 @@ class OverviewTestCase(ClockTestCase):
         self.assertContains(response, 'data-clock="case-1" data-light="red"')
         self.assertContains(response, 'data-clock="file-1" data-light=""')
         self.assertContains(response, '<span class="event-action">Escalated</span>', count=6)
+        # Each says which clock its step fired on, and who fired it.
+        lines = re.findall(
+            r'<strong>([^<]+)</strong> · <span class="event-action">Escalated</span>'
+            r' · <span class="event-clock">([^<]+)</span>',
+            response.content.decode(),
+        )
+        fired = {
+            (e.payload["clock_kind"], e.reason) for e in self.red.events.filter(action="escalate")
+        }
+        self.assertEqual(len(lines), 6)
+        self.assertEqual({who for who, _ in lines}, {ROUTER_NAME})
+        self.assertEqual(
+            sorted(clock for _, clock in lines),
+            sorted(f"{ClockKind(kind).label} clock" for kind, _ in fired),
+        )
+        self.assertEqual({kind for kind, _ in fired}, {"case", "handle"})
 
     def test_the_inbox_lists_the_nearest_open_clock_deadline_first(self):
         self.client.force_login(self.chen)
