@@ -277,6 +277,15 @@ def overview(request):
 # ---------------------------------------------------------------------------- one case
 
 
+def stage_reached(event) -> str:
+    """The stage an event moved the case to, where it moved it. A report that leaves the
+    case "Reported" says so in its own label; one that sends it to verification or audit
+    names that stage."""
+    if event.to_stage == event.from_stage or event.to_stage == Stage.REPORTED:
+        return ""
+    return Stage(event.to_stage).label
+
+
 def clock_of(event) -> str:
     """The clock an escalation step fired on: a case's own clock and its stage's clock
     both warn and both go overdue, and the two lines read alike without it."""
@@ -303,7 +312,7 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
         {
             "event": event,
             "label": EVENT_LABELS.get(event.action) or BY_ACTION[event.action].label,
-            "stage": Stage(event.to_stage).label if event.to_stage != event.from_stage else "",
+            "stage": stage_reached(event),
             "clock": clock_of(event),
         }
         for event in case.events.select_related("actor")

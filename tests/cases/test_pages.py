@@ -138,6 +138,22 @@ class CasePageTestCase(CaseTestCase):
                 shown = [a["transition"].action for a in response.context["actions"]]
                 self.assertEqual(sorted(shown), sorted(actions))
 
+    def test_the_timeline_names_the_stage_an_event_moved_the_case_to(self):
+        self.client.force_login(self.li)
+        patrol = self.report()  # a grid worker's report stays "Reported"
+        call = self.report(
+            reporter=self.li,
+            source=Source.HOTLINE,
+            point=Point(INSIDE.x + 0.0003, INSIDE.y, srid=4326),
+        )
+        for case, stage in ((patrol, ""), (call, "Awaiting verification")):
+            with self.subTest(source=case.source):
+                response = self.client.get(
+                    reverse("cases:detail", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="en"
+                )
+                [item] = response.context["events"]
+                self.assertEqual((str(item["label"]), str(item["stage"])), ("Reported", stage))
+
     def test_the_photo_card_says_when_there_is_no_photo(self):
         self.client.force_login(self.li)
         bare = self.report()
