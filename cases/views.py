@@ -38,10 +38,10 @@ from .workflow import (
 # Columns a case list needs; the description is long and not shown.
 LIST_RELATED = ["category", "category__parent", "department", "grid", "community"]
 CENTRE_ROLES = (Role.DISPATCHER, Role.SHIFT_LEADER)
-# From these zooms on, the report page's map outlines the communities, then the unit
-# grids in view (about 150 and 300 grids of 100 m on a phone's screen).
-REPORT_COMMUNITY_ZOOM = 13
-REPORT_GRID_ZOOM = 15
+# From these zooms on, a pin map outlines the communities, then the unit grids in view
+# (about 150 and 300 grids of 100 m on a phone's screen).
+PIN_MAP_COMMUNITY_ZOOM = 13
+PIN_MAP_GRID_ZOOM = 15
 # Events that are not transitions of the table.
 EVENT_LABELS = {
     "report": gettext_lazy("Reported"),
@@ -114,19 +114,21 @@ def report(request):
             "centre": centre,
             "duplicates": duplicates,
             "categories": leaf_categories(),
-            "map_config": report_map(request.user, centre=centre),
+            "map_config": pin_map_config(
+                request.user, own_grids=not centre, ask_position=not centre
+            ),
         },
         status=400 if form.errors else 200,
     )
 
 
-def report_map(user, *, centre: bool) -> dict:
-    """What the report page's map starts from. A grid worker sees her own grids and starts
-    on them; the centre, taking a call about any street, starts on the whole city and
-    finds the caller's community by name. Without a base layer (the default) these
-    outlines are all the map shows."""
+def pin_map_config(user, *, own_grids: bool, ask_position: bool) -> dict:
+    """What a pin map (static/js/pin_map.js) starts from. A grid worker reporting sees her
+    own grids and starts on them; the centre, taking a call about any street, and the
+    routing check start on the whole city and find a community by name. Without a base
+    layer (the default) these outlines are all the map shows."""
     grids = None
-    if not centre:
+    if own_grids:
         mine = list(grid_features(UnitGrid.objects.current().covered_by(user)))
         grids = GridFeatureSerializer(with_current_assignments(mine), many=True).data
     extent = Area.objects.filter(parent=None).aggregate(extent=Extent("boundary"))["extent"]
@@ -134,12 +136,12 @@ def report_map(user, *, centre: bool) -> dict:
         "base": base_layers(),
         "grids": grids,
         "extent": extent,
-        "askPosition": not centre,
+        "askPosition": ask_position,
         "locateUrl": reverse("grids_api:locate"),
         "areasUrl": reverse("grids_api:areas"),
         "gridsUrl": reverse("grids_api:grids"),
-        "communityZoom": REPORT_COMMUNITY_ZOOM,
-        "gridZoom": REPORT_GRID_ZOOM,
+        "communityZoom": PIN_MAP_COMMUNITY_ZOOM,
+        "gridZoom": PIN_MAP_GRID_ZOOM,
     }
 
 
@@ -422,5 +424,6 @@ def routing(request):
             "result": result,
             "gaps": gaps[:300] if gaps else gaps,
             "gap_count": len(gaps or []),
+            "map_config": pin_map_config(request.user, own_grids=False, ask_position=False),
         },
     )

@@ -1,6 +1,6 @@
 /* What the map pages share: the API's JSON read with the page's session (an error's
    "detail" becomes the Error's message), and a map's view as the API's bbox parameter. */
-window.gridgov = (function () {
+window.gridgov = Object.assign(window.gridgov || {}, (function () {
   "use strict";
 
   function getJSON(url, signal) {
@@ -23,4 +23,4 @@ window.gridgov = (function () {
   }
 
   return {getJSON: getJSON, bbox: bbox};
-})();
+})());

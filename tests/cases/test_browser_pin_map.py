@@ -1,5 +1,5 @@
-"""The report page's map in real Chromium: with no base map (the default), the outlines
-and the line under the map are what tell a reporter where the pin is."""
+"""The pin maps (the report page, the routing check) in real Chromium: with no base map
+(the default), the outlines and the line under the map tell where the pin is."""
 
 import re
 
@@ -14,8 +14,8 @@ from tests.cases.test_browser_loop import PHONE, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def tap_map_centre(page):
-    box = page.locator("#report-map").bounding_box()
+def tap_map_centre(page, map_id="report-map"):
+    box = page.locator(f"#{map_id}").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_function("document.getElementById('position-place').dataset.grid !== undefined")
 
@@ -97,4 +97,31 @@ def test_a_point_outside_every_grid_is_said_plainly(live_server, browser, world)
         "Outside every unit grid: no grid worker covers it, and the dispatch desk decides."
     )
     assert page.locator("#position-place").get_attribute("data-grid") == ""
+    ctx.close()
+
+
+def test_the_routing_check_takes_its_point_from_the_map(live_server, browser, world):
+    ctx, page = sign_in(browser, live_server, "li", viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("cases:routing"))
+    page.fill("#place-search", world.community.code)
+    page.locator(f'#place-results button[data-code="{world.community.code}"]').wait_for()
+    page.press("#place-search", "Enter")
+    tap_map_centre(page, "routing-map")
+    here = locate(pinned(page))
+    assert here.community == world.community
+    page.select_option("#id_category", value=str(world.category.pk))
+    page.click("#dry-run button.primary")
+    page.wait_for_url(re.compile(r"\?lon="))
+    result = page.locator("#dry-run-result").inner_text()
+    assert f"grid {here.grid.code}" in result
+    # The checked point stays on the map and in the fields, to be moved and checked again.
+    assert locate(pinned(page)).grid == here.grid
+    page.wait_for_function("document.getElementById('position-place').dataset.grid")
+    assert page.locator("#position-place").get_attribute("data-grid") == here.grid.code
+    # Typed coordinates move the pin and say where they fall.
+    outside = world.community.parent.parent.boundary.extent[:2]
+    page.fill("#id_lon", f"{outside[0] + 0.001:.6f}")
+    page.fill("#id_lat", f"{outside[1] + 0.001:.6f}")
+    page.press("#id_lat", "Tab")
+    page.wait_for_function("document.getElementById('position-place').dataset.grid === ''")
     ctx.close()
