@@ -245,6 +245,14 @@ AUTHENTICATION_BACKENDS = ["org.backends.RoleBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Wrong passwords (org/login_guard.py): an account is refused for LOGIN_LOCK_MINUTES after
+# LOGIN_FAILURES of them within that time, an address after LOGIN_ADDRESS_FAILURES (set it
+# high when every log-in reaches GridGov from one proxy's address).
+LOGIN_FAILURES = envint("LOGIN_FAILURES", 5)
+LOGIN_ADDRESS_FAILURES = envint("LOGIN_ADDRESS_FAILURES", 30)
+LOGIN_LOCK_MINUTES = envint("LOGIN_LOCK_MINUTES", 15)
+# A session ends this many hours after its log-in: a shift, not the two weeks Django keeps.
+SESSION_COOKIE_AGE = envint("SESSION_HOURS", 12) * 3600
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -347,6 +355,15 @@ else:
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
         }
+    }
+
+# The cache the log-in counts live in. "local" (the test run) keeps them in each process,
+# where a test can clear them without touching the broker's Redis database.
+LOGIN_GUARD_CACHE = envstr("LOGIN_GUARD_CACHE", "default")
+if LOGIN_GUARD_CACHE == "local":
+    CACHES["local"] = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "login-guard",
     }
 
 # The JSON API under /api/v1/: personal tokens, API keys for other systems (keys/), or a

@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from cases.api_routing import RoutingDryRun
 from org import views as org_views
+from org.forms import LoginForm
 
 
 def healthz(request):
@@ -52,7 +53,9 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="org/login.html", redirect_authenticated_user=True
+            template_name="org/login.html",
+            authentication_form=LoginForm,
+            redirect_authenticated_user=True,
         ),
         name="login",
     ),

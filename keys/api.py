@@ -6,12 +6,18 @@ from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from org import login_guard
 from org.models import Role
 
 from .models import PersonalToken
@@ -31,7 +37,8 @@ class TokenSerializer(serializers.Serializer):
 
 
 class LoginRateThrottle(AnonRateThrottle):
-    """Guessing passwords through the API is no faster than through the log-in page."""
+    """Asking for tokens at all is limited per address; wrong passwords also lock the
+    account and the address as on the log-in page (org/login_guard.py)."""
 
     scope = "login"
 
@@ -54,6 +61,20 @@ class TokenObtain(APIView):
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        wait = login_guard.locked_for(
+            data.validated_data["username"], login_guard.client_address(request._request)
+        )
+        if wait:
+            raise Throttled(
+                wait,
+                str(
+                    _(
+                        "Too many wrong passwords: log-ins for this account or from this "
+                        "address are refused for a while. An administrator can unlock the "
+                        "account."
+                    )
+                ),
+            )
         user = authenticate(
             request._request,
             username=data.validated_data["username"],

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from . import login_guard
 from .models import Department, Membership, RoleGrant, User
 
 
@@ -38,9 +40,27 @@ class UserAdmin(BaseUserAdmin):
         (None, {"fields": ["username", "full_name", "password1", "password2"]}),
     ]
     readonly_fields = ["last_login", "date_joined"]
+    actions = ["unlock_log_in"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("role_grants")
+
+    @admin.action(description=_("Unlock log-in after wrong passwords"))
+    def unlock_log_in(self, request, queryset):
+        users = list(queryset)
+        for user in users:
+            login_guard.unlock(username=user.username)
+            # In the account's history: who unlocked it, and when.
+            self.log_change(request, user, gettext("Unlocked log-in after wrong passwords."))
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d account may log in again.",
+                "%(count)d accounts may log in again.",
+                len(users),
+            )
+            % {"count": len(users)},
+        )
 
     @admin.display(description=_("roles"))
     def role_list(self, obj):

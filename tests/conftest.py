@@ -178,6 +178,15 @@ def messages_in_english():
         yield
 
 
+@pytest.fixture(autouse=True)
+def no_failed_logins_counted():
+    """Each test starts with no wrong password counted (tests/env.py keeps the counts in
+    the process's memory)."""
+    from django.core.cache import caches
+
+    caches["local"].clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def claims_connection_closed(django_db_setup):
     """Routing claims round-robin turns on a connection of its own (PostgreSQL): closed

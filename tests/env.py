@@ -11,3 +11,6 @@ os.environ.setdefault("GRIDGOV_BROKER_DIR", str(VAR_DIR / "test-broker"))
 # Playwright's sync API runs an event loop in the test thread; Django's ORM guard would
 # refuse every query made while it runs, though nothing here is async.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Failed log-ins are counted in each test process's memory, cleared before every test
+# (tests/conftest.py), not in the Redis database the run's worker takes its tasks from.
+os.environ.setdefault("LOGIN_GUARD_CACHE", "local")
