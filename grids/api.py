@@ -72,6 +72,13 @@ def capped(features: QuerySet, *, bbox: Polygon | None) -> tuple[list, int]:
 # Areas a search answers with at most: a place finder shows a short list.
 SEARCH_RESULTS = 20
 
+
+def first_found(found: QuerySet) -> tuple[list, int]:
+    """The first SEARCH_RESULTS rows a search found, and how many more it matches."""
+    rows = list(found[:SEARCH_RESULTS])
+    return rows, found.count() - SEARCH_RESULTS if len(rows) == SEARCH_RESULTS else 0
+
+
 CAPPED = (
     "At most MAP_MAX_FEATURES features (5,000 by default), in code order; the collection's "
     "`left_out` says how many more match. Without a bbox, more than that is a 400."
@@ -108,9 +115,7 @@ class AreaList(APIView):
             areas = meeting_bbox(areas, bbox)
         features = area_features(areas, zoom=query.validated_data.get("zoom"))
         if "q" in query.validated_data:
-            found = searched(features, query.validated_data["q"])
-            rows = list(found[:SEARCH_RESULTS])
-            left_out = found.count() - SEARCH_RESULTS if len(rows) == SEARCH_RESULTS else 0
+            rows, left_out = first_found(searched(features, query.validated_data["q"]))
         else:
             rows, left_out = capped(features, bbox=bbox)
         return feature_collection(AreaFeatureSerializer, rows, left_out)
@@ -138,7 +143,10 @@ def searched(areas: QuerySet, text: str) -> QuerySet:
 class GridList(APIView):
     @extend_schema(
         summary="Current unit grids with their workers as a GeoJSON FeatureCollection",
-        description=CAPPED,
+        description=(
+            f"With `code`, at most {SEARCH_RESULTS} grids whose code begins with it; "
+            "`left_out` says how many more match. " + CAPPED
+        ),
         parameters=[GridQuerySerializer],
         responses=GridFeatureSerializer(many=True),
     )
@@ -151,9 +159,12 @@ class GridList(APIView):
         bbox = query.validated_data.get("bbox")
         if bbox is not None:
             grids = meeting_bbox(grids, bbox)
-        rows, left_out = capped(
-            grid_features(grids, zoom=query.validated_data.get("zoom")), bbox=bbox
-        )
+        features = grid_features(grids, zoom=query.validated_data.get("zoom"))
+        if "code" in query.validated_data:
+            code = query.validated_data["code"]
+            rows, left_out = first_found(features.filter(code__startswith=code))
+        else:
+            rows, left_out = capped(features, bbox=bbox)
         return feature_collection(GridFeatureSerializer, with_current_assignments(rows), left_out)
 
 

@@ -305,6 +305,12 @@ class GridQuerySerializer(MapQuerySerializer):
     community = serializers.CharField(
         required=False, max_length=12, help_text=_("A community's 12-digit code.")
     )
+    code = serializers.RegexField(
+        r"^\d{1,20}$",
+        required=False,
+        help_text=_("Grids whose code begins with these digits, in code order."),
+        error_messages={"invalid": _("A grid code is digits only.")},
+    )
 
     def validate_community(self, code: str) -> Area:
         community = Area.objects.filter(code=code, level=Area.Level.COMMUNITY).first()

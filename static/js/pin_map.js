@@ -1,8 +1,8 @@
 /* A pin on a map that fills a longitude and a latitude field: dragged, tapped, set by the
    page (GPS, a photo's position) or typed in the fields; a street or community found by
-   name or code; the reporter's own grids, and the communities and grids around the pin
-   (without a base map, the default, these outlines are all the map shows); and a line
-   saying which grid, community and grid worker the pin falls on.
+   name or code, or a unit grid by its code; the reporter's own grids, and the communities
+   and grids around the pin (without a base map, the default, these outlines are all the
+   map shows); and a line saying which grid, community and grid worker the pin falls on.
 
    gridgov.pinMap({map, lon, lat, text, place, search, results, config, onMove}) returns
    {set(latitude, longitude, how)}; ``config`` is what the page's view gives (pin_map_config). */
@@ -125,13 +125,13 @@ gridgov.pinMap = function (o) {
     });
   });
 
-  // The place finder: a street or community by name or code; choosing one shows it, and
-  // the pin is then dragged to the spot.
+  // The place finder: a street or community by name or code, or a unit grid by its code;
+  // choosing one shows it, and the pin is then dragged to the spot.
   var search = o.search, results = o.results;
   var finding = null, findTimer = null;
   function choose(feature) {
     results.hidden = true;
-    search.value = feature.properties.name;
+    search.value = feature.properties.name || feature.properties.code;
     if (!map) return;
     var bounds = L.geoJSON(feature).getBounds();
     map.fitBounds(bounds, {maxZoom: 17});
@@ -156,7 +156,11 @@ gridgov.pinMap = function (o) {
     findTimer = setTimeout(function () {
       if (finding) finding.abort();
       finding = new AbortController();
-      gridgov.getJSON(config.areasUrl + "?" + new URLSearchParams({q: q, zoom: 14}), finding.signal).then(function (found) {
+      // More digits than a community's code: a unit grid's code.
+      var url = /^\d{13,}$/.test(q) ?
+        config.gridsUrl + "?" + new URLSearchParams({code: q, zoom: 16}) :
+        config.areasUrl + "?" + new URLSearchParams({q: q, zoom: 14});
+      gridgov.getJSON(url, finding.signal).then(function (found) {
         results.textContent = "";
         found.features.forEach(function (feature) {
           var p = feature.properties;
@@ -166,7 +170,7 @@ gridgov.pinMap = function (o) {
           button.className = "linklike";
           button.dataset.code = p.code;
           // Text nodes: the names come from the database.
-          button.textContent = p.name + " · " + p.code;
+          button.textContent = p.name ? p.name + " · " + p.code : p.code + " · " + p.community_name;
           button.addEventListener("click", function () { choose(feature); });
           item.appendChild(button);
           results.appendChild(item);
@@ -174,7 +178,7 @@ gridgov.pinMap = function (o) {
         if (!found.features.length) {
           var none = document.createElement("li");
           none.className = "empty";
-          none.textContent = gettext("No street or community matches.");
+          none.textContent = gettext("No street, community or grid matches.");
           results.appendChild(none);
         }
         results.hidden = false;

@@ -125,3 +125,18 @@ def test_the_routing_check_takes_its_point_from_the_map(live_server, browser, wo
     page.press("#id_lat", "Tab")
     page.wait_for_function("document.getElementById('position-place').dataset.grid === ''")
     ctx.close()
+
+
+def test_a_grid_is_found_by_its_code(live_server, browser, world):
+    ctx, page = sign_in(browser, live_server, "li", viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("cases:report"))
+    grid = world.grids[3]
+    page.fill("#place-search", grid.code)
+    result = page.locator(f'#place-results button[data-code="{grid.code}"]')
+    result.wait_for()
+    assert result.inner_text() == f"{grid.code} · {world.community.name}"
+    page.press("#place-search", "Enter")
+    tap_map_centre(page)
+    assert locate(pinned(page)).grid == grid
+    assert page.locator("#position-place").get_attribute("data-grid") == grid.code
+    ctx.close()

@@ -258,7 +258,7 @@ class GridApiTestCase(ApiTestCase):
             (
                 {"box": EAST_BOX},
                 "box",
-                "Unknown parameter; this endpoint takes bbox, community, zoom.",
+                "Unknown parameter; this endpoint takes bbox, code, community, zoom.",
             ),
         ]
         for params, field, message in cases:
@@ -343,6 +343,33 @@ class AreaSearchApiTestCase(ApiTestCase):
     def test_a_blank_or_long_query_is_400_naming_it(self):
         self.assertBadRequest(self.get(AREAS, {"q": " "}), "q")
         self.assertBadRequest(self.get(AREAS, {"q": "街" * 51}), "q")
+
+
+class GridSearchApiTestCase(ApiTestCase):
+    """``code``: the place finder asks it when the text is longer than a community code."""
+
+    def codes(self, **params):
+        body = self.get(GRIDS, params).json()
+        return [f["properties"]["code"] for f in body["features"]], body["left_out"]
+
+    def test_it_finds_grids_by_the_beginning_of_their_code(self):
+        grid = self.east_grids[1]
+        self.assertEqual(self.codes(code=grid.code), ([grid.code], 0))
+        self.assertEqual(
+            self.codes(code=self.east.code),
+            (sorted(g.code for g in self.east_grids), 0),
+        )
+        self.assertEqual(self.codes(code="999"), ([], 0))
+
+    def test_a_search_answers_with_a_short_list_and_says_how_many_more(self):
+        with mock.patch("grids.api.SEARCH_RESULTS", 2):
+            codes, left_out = self.codes(code=self.west.code)
+        self.assertEqual(codes, sorted(g.code for g in self.west_grids)[:2])
+        self.assertEqual(left_out, len(self.west_grids) - 2)
+
+    def test_a_code_that_is_not_digits_is_400_naming_it(self):
+        detail = self.assertBadRequest(self.get(GRIDS, {"code": "11x"}), "code")
+        self.assertIn("digits only", detail)
 
 
 class LocateApiTestCase(ApiTestCase):
