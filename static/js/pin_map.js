@@ -143,11 +143,31 @@ gridgov.pinMap = function (o) {
     text.textContent = gettext("Drag the pin to the spot, or tap the map there.");
   }
   search.addEventListener("keydown", function (e) {
-    // Enter picks the first match rather than submitting the form.
-    if (e.key !== "Enter") return;
-    e.preventDefault();
-    var first = results.querySelector("button");
-    if (first && !results.hidden) first.click();
+    // Enter picks the first match rather than submitting the form; the down arrow walks
+    // into the list, Escape closes it.
+    var first = results.hidden ? null : results.querySelector("button");
+    if (e.key === "Enter") {
+      e.preventDefault();
+      if (first) first.click();
+    } else if (e.key === "ArrowDown" && first) {
+      e.preventDefault();
+      first.focus();
+    } else if (e.key === "Escape") {
+      results.hidden = true;
+    }
+  });
+  results.addEventListener("keydown", function (e) {
+    var buttons = Array.prototype.slice.call(results.querySelectorAll("button"));
+    var at = buttons.indexOf(document.activeElement);
+    if (at < 0) return;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      var next = at + (e.key === "ArrowDown" ? 1 : -1);
+      if (next < 0) search.focus(); else if (next < buttons.length) buttons[next].focus();
+    } else if (e.key === "Escape") {
+      results.hidden = true;
+      search.focus();
+    }
   });
   search.addEventListener("input", function () {
     clearTimeout(findTimer);

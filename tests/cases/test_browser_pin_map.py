@@ -59,6 +59,17 @@ def test_the_centre_finds_the_callers_community_and_registers_the_call_there(
     result.wait_for()
     page.fill("#place-search", "没有这个地方")
     page.locator("#place-results li.empty").wait_for()
+    # The arrow keys walk the list; Enter on a match chooses it.
+    page.fill("#place-search", "110101")
+    result.wait_for()
+    page.press("#place-search", "ArrowDown")
+    focused = page.evaluate("document.activeElement.dataset.code")
+    assert focused == "110101"  # the district: larger areas first
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.code") == world.community.code
+    page.keyboard.press("Escape")
+    assert page.locator("#place-results").is_hidden()
     page.fill("#place-search", world.community.code)
     result.wait_for()
     page.press("#place-search", "Enter")  # the first match, not the form's submission
