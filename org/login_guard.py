@@ -48,6 +48,11 @@ def locked_for(username: str | None, address: str | None) -> int:
     return wait
 
 
+def failures(username: str) -> int:
+    """Wrong passwords counted for the account since its last right one or lock."""
+    return _cache().get(_keys("account", username)[0]) or 0
+
+
 def failed(username: str | None, address: str | None) -> None:
     """One wrong password: counted for the account and the address; the count that
     reaches its limit locks."""

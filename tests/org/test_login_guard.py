@@ -36,10 +36,18 @@ class LoginGuardTestCase(BaseTestCase):
         self.assertNotIn("_auth_user_id", self.client.session)
 
     def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(self):
-        for _ in range(4):
-            self.assertContains(self.log_in("wang", "wrong"), "Please enter a correct")
+        for _ in range(2):
+            response = self.log_in("wang", "wrong")
+            self.assertContains(response, "Please enter a correct")
+            self.assertNotContains(response, "more wrong password")
+        # The last two tries are counted down.
+        self.assertContains(
+            self.log_in("wang", "wrong"), "2 more wrong passwords lock this account for 15 minutes"
+        )
+        self.assertContains(self.log_in("wang", "wrong"), "1 more wrong password locks")
         self.assertLoggedIn(self.log_in("li", PASSWORD))  # others are not affected
-        self.assertContains(self.log_in("wang", "wrong"), "Please enter a correct")
+        # The fifth says at once what it did.
+        self.assertLocked(self.log_in("wang", "wrong"))
         self.assertLocked(self.log_in("wang", PASSWORD))
         # From another address too: the account is locked, not only the address.
         self.assertLocked(self.log_in("wang", PASSWORD, address=THERE))
