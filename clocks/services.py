@@ -28,6 +28,7 @@ from cases.models import (
     Urgency,
 )
 from governance.db import unsaved, update_rows, version_token
+from maps.models import bump_version
 from org.models import Department, Role, User
 
 from .engine import measure, replay
@@ -460,8 +461,13 @@ def escalations_fire(*, now=None, batch: int | None = None) -> int:
         with transaction.atomic():
             count, after = _fire_batch(now or timezone.now(), batch, after)
         if count is None:
-            return fired
+            break
         fired += count
+    if fired:
+        # The events went in with bulk SQL, which sends no signals: the case version that
+        # open maps and lists poll is raised here, once for the whole sweep.
+        bump_version()
+    return fired
 
 
 class _Due(NamedTuple):

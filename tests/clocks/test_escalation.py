@@ -5,6 +5,7 @@ import time_machine
 from cases.models import CaseEvent, Stage, Supervision, Urgency
 from clocks.models import ClockKind, ClockStep
 from clocks.services import escalation_levels, escalations_deliver, escalations_fire
+from maps.models import current_version
 from notifications.models import Notification
 
 from .base import at, local
@@ -99,6 +100,17 @@ class LadderTestCase(ClockTestCase):
         self.assertEqual(self.recipients(case, "red"), {"zhou"})
         # Every notification once: two clocks warned chen, under two keys.
         self.assertEqual(Notification.objects.filter(recipient=self.chen).count(), 4)
+
+    def test_a_sweep_that_fired_raises_the_case_version_lists_and_maps_poll(self):
+        # The warnings change no case row and go in with bulk SQL: no signal raises the
+        # version, so the sweep does, once.
+        self.handled_from(at(2026, 11, 23, 9))
+        before = current_version()
+        self.assertEqual(sweep(at(2026, 11, 23, 13, 41)), 0)
+        self.assertEqual(current_version(), before)
+        with self.captureOnCommitCallbacks(execute=True):
+            self.assertEqual(sweep(at(2026, 11, 23, 13, 43)), 2)
+        self.assertEqual(current_version(), before + 1)
 
     def test_a_closed_case_does_not_escalate(self):
         case = self.handled_from(at(2026, 11, 23, 9))
