@@ -10,6 +10,7 @@ page, the API's token log-in and an administrator's "unlock" all go through here
 process sees the same counts.
 """
 
+import hashlib
 import logging
 import time
 
@@ -24,8 +25,9 @@ def _cache():
 
 
 def _keys(kind: str, value: str) -> tuple[str, str]:
-    value = value.strip()
-    return f"login-guard:{kind}:fails:{value}", f"login-guard:{kind}:lock:{value}"
+    # A digest: a user name may hold spaces or any character, of any length up to 150.
+    digest = hashlib.sha256(value.strip().encode()).hexdigest()
+    return f"login-guard:{kind}:fails:{digest}", f"login-guard:{kind}:lock:{digest}"
 
 
 def _subjects(username: str | None, address: str | None) -> list[tuple[str, str, int]]:

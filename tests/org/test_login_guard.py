@@ -125,7 +125,8 @@ class LoginGuardCacheTestCase(BaseTestCase):
 
     @override_settings(LOGIN_GUARD_CACHE="default", LOGIN_FAILURES=3)
     def test_counts_and_locks_in_the_products_cache(self):
-        name = f"guard-check-{self.id()}"
+        # Any user name: spaces, other scripts, the longest the form takes.
+        name = f"guard check 值班长 {self.id()}".ljust(150, "x")
         login_guard.unlock(username=name)
         try:
             for _ in range(2):
