@@ -282,8 +282,10 @@ def overview(request):
 def stage_reached(event) -> str:
     """The stage an event moved the case to, where it moved it. A report that leaves the
     case "Reported" says so in its own label; one that sends it to verification or audit
-    names that stage."""
-    if event.to_stage == event.from_stage or event.to_stage == Stage.REPORTED:
+    names that stage, and so does a confirmation on site that brings it to "Reported"."""
+    if event.to_stage == event.from_stage:
+        return ""
+    if event.action == "report" and event.to_stage == Stage.REPORTED:
         return ""
     return Stage(event.to_stage).label
 

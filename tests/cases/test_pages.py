@@ -153,6 +153,14 @@ class CasePageTestCase(CaseTestCase):
                 )
                 [item] = response.context["events"]
                 self.assertEqual((str(item["label"]), str(item["stage"])), ("Reported", stage))
+        # Confirmed on site, the call moves on to "Reported", and its line says so.
+        perform(call, "verify_confirm", self.wang, photos=[photo()])
+        response = self.client.get(
+            reverse("cases:detail", args=[call.pk]), HTTP_ACCEPT_LANGUAGE="en"
+        )
+        confirmed = response.context["events"][-1]
+        self.assertEqual(confirmed["event"].action, "verify_confirm")
+        self.assertEqual(str(confirmed["stage"]), "Reported")
 
     def test_the_photo_card_says_when_there_is_no_photo(self):
         self.client.force_login(self.li)
