@@ -140,14 +140,17 @@ def ranked(results: list[Result]) -> list[Result]:
     """Best score first, each given its rank. Scores equal to the one decimal a page
     shows share a rank, and the next rank skips as many (1, 2, 2, 4); within a rank by
     name. Rows with nothing to score come last, unranked."""
-    shown = {id(r): None if r.score is None else round(r.score, 1) for r in results}
-    order = sorted(results, key=lambda r: (shown[id(r)] is None, -(shown[id(r)] or 0), r.name))
+
+    def shown(r: Result) -> float | None:
+        return None if r.score is None else round(r.score, 1)
+
+    order = sorted(results, key=lambda r: (shown(r) is None, -(shown(r) or 0), r.name))
+    before = None
     for place, r in enumerate(order, 1):
-        if shown[id(r)] is None:
+        if shown(r) is None:
             break
-        before = order[place - 2] if place > 1 else None
-        same = before is not None and shown[id(before)] == shown[id(r)]
-        r.rank = before.rank if same else place
+        r.rank = before.rank if before and shown(before) == shown(r) else place
+        before = r
     return order
 
 

@@ -127,15 +127,17 @@ def line_chart(
         ]
         # Runs of segments, each run solid or dashed: a segment is dashed when either end
         # is partial.
-        segments: list[dict] = []
+        runs: list[tuple[bool, list]] = []
         for i in range(len(dots) - 1):
             dashed = i in partial or i + 1 in partial
-            if segments and segments[-1]["dashed"] == dashed:
-                segments[-1]["dots"].append(dots[i + 1])
+            if runs and runs[-1][0] == dashed:
+                runs[-1][1].append(dots[i + 1])
             else:
-                segments.append({"dashed": dashed, "dots": [dots[i], dots[i + 1]]})
-        for segment in segments:
-            segment["points"] = " ".join(f"{x},{y}" for x, y, _ in segment.pop("dots"))
+                runs.append((dashed, [dots[i], dots[i + 1]]))
+        segments = [
+            {"dashed": dashed, "points": " ".join(f"{x},{y}" for x, y, _ in run)}
+            for dashed, run in runs
+        ]
         # Dots too, so that a series of one point (a one-week period) still shows.
         lines.append({"key": key, "label": LABELS[key], "segments": segments, "dots": dots})
     ticks = [series[0], series[len(series) // 2], series[-1]] if series else []
