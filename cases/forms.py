@@ -66,6 +66,9 @@ class ReportForm(forms.Form):
     self_handled = forms.BooleanField(label=_("I fixed it on the spot"), required=False)
     # Set when the reporter saw the possible duplicates and still files a new case.
     confirm_new = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # This report's own key, made when the empty form is shown and kept while it is
+    # corrected: sent twice, it still makes one case.
+    submission = forms.UUIDField(required=False, widget=forms.HiddenInput)
     # Hotline, leader and video reports are registered by the centre.
     source = forms.ChoiceField(label=_("Source"), choices=Source.choices, initial=Source.PATROL)
     citizen_name = forms.CharField(label=_("Citizen's name"), max_length=100, required=False)

@@ -618,11 +618,22 @@ class CaseReporter(models.Model):
         related_name="+",
     )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    # The report form's own key, made when the form was shown: a second copy of the same
+    # report (a double tap, a phone sending again after losing the answer) finds the case
+    # the first one made instead of making another.
+    submission = models.UUIDField(_("submission"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["joined_at", "id"]
         verbose_name = _("reporter")
         verbose_name_plural = _("reporters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "submission"],
+                condition=models.Q(submission__isnull=False),
+                name="reporter_submission_unique",
+            )
+        ]
 
 
 class CaseNumberCounter(models.Model):

@@ -2,6 +2,7 @@
 duplicates. State changes of an existing case go through ``cases.workflow.perform``."""
 
 import datetime
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from decimal import Decimal
@@ -115,6 +116,7 @@ class NewCase:
         citizen_phone: str = "",
         self_handled: bool = False,
         photos: Sequence[PhotoUpload] = (),
+        submission: uuid.UUID | None = None,
     ):
         if point.srid is None:
             point = Point(point.x, point.y, srid=4326)
@@ -153,6 +155,7 @@ class NewCase:
             citizen_name=citizen_name,
             citizen_phone=citizen_phone,
             source=source,
+            submission=submission,
         )
         self.photos = photos
         self.others: list = []

@@ -1,8 +1,10 @@
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import Point
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, JsonResponse
@@ -22,7 +24,7 @@ from org.decorators import role_required
 from org.models import Membership, Role
 
 from .forms import ActionForm, DryRunForm, ReportForm, leaf_categories
-from .models import Case, CaseRequest, Category, Photo, Source, Stage
+from .models import Case, CaseReporter, CaseRequest, Category, Photo, Source, Stage
 from .routing import routing_dry_run, routing_gaps
 from .routing_explain import department_explanation
 from .services import case_report, duplicates_near
@@ -64,12 +66,22 @@ def case_list(queryset):
 # ---------------------------------------------------------------------------- reporting
 
 
+# Sent by the report page's script (static/js/outbox.js): "page" for a report sent from the
+# form, "kept" for one kept on the phone while there was no connection and sent later.
+OUTBOX_HEADER = "X-GridGov-Outbox"
+
+
 @role_required(Role.GRID_WORKER, Role.DISPATCHER)
 def report(request):
-    """File a report from the street (grid worker) or register a call (centre)."""
+    """File a report from the street (grid worker) or register a call (centre). The form
+    carries its own key (``submission``): the same report sent again, by a double tap or
+    by a phone that lost the answer to the first, leads to the case the first one made."""
     centre = not request.user.has_role(Role.GRID_WORKER)
     duplicates = []
     if request.method == "POST":
+        received = _already_received(request)
+        if received is not None:
+            return received
         form = ReportForm(request.POST, request.FILES, centre=centre)
         if form.is_valid():
             data = form.cleaned_data
@@ -94,18 +106,23 @@ def report(request):
                         citizen_phone=data.get("citizen_phone", ""),
                         self_handled=data.get("self_handled", False),
                         photos=data["photos"],
+                        submission=data["submission"],
                     )
                 except InvalidInput as error:
                     form.add_error(
                         error.field if error.field in form.fields else None, error.message
                     )
+                except IntegrityError:
+                    # A second copy that passed the check above while the first was written.
+                    received = _already_received(request)
+                    if received is None:
+                        raise
+                    return received
                 else:
-                    messages.success(
-                        request, _("Case %(ref)s is reported.") % {"ref": case.reference}
-                    )
-                    return redirect("cases:detail", pk=case.pk)
+                    return _reported(request, case, _("Case %(ref)s is reported."), status=201)
     else:
-        form = ReportForm(centre=centre)
+        draft = request.GET.get("draft", "")
+        form = ReportForm(centre=centre, initial={"submission": _uuid(draft) or uuid.uuid4()})
     return render(
         request,
         "cases/report.html",
@@ -119,6 +136,48 @@ def report(request):
             ),
         },
         status=400 if form.errors else 200,
+    )
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _already_received(request):
+    """The answer to a report whose key made a case already (this person's), else None."""
+    key = _uuid(request.POST.get("submission", ""))
+    if key is None:
+        return None
+    first = (
+        CaseReporter.objects.filter(user=request.user, submission=key)
+        .select_related("case")
+        .first()
+    )
+    if first is None:
+        return None
+    message = _("This report was already received as case %(ref)s.")
+    return _reported(request, first.case, message, status=200)
+
+
+def _reported(request, case: Case, message: str, *, status: int):
+    """To the case page, saying so. The outbox script is answered in JSON naming the
+    case: it opens the page itself, or, for a report kept on the phone and sent later
+    (header value "kept"), tells the person in its own words."""
+    sender = request.headers.get(OUTBOX_HEADER)
+    if sender != "kept":
+        messages.success(request, message % {"ref": case.reference})
+    if sender is None:
+        return redirect("cases:detail", pk=case.pk)
+    return JsonResponse(
+        {
+            "id": case.pk,
+            "reference": case.reference,
+            "url": reverse("cases:detail", args=[case.pk]),
+        },
+        status=status,
     )
 
 

@@ -62,4 +62,6 @@ def roles(request):
             if role in ROLE_HOME
         ],
         "quick_links": links,
+        # People who report keep reports made without a connection (static/js/outbox.js).
+        "can_report": user.has_role(Role.GRID_WORKER, Role.DISPATCHER),
     }

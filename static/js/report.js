@@ -58,6 +58,118 @@
   });
   category.addEventListener("change", checkDuplicates);
 
+  // Sending: through the outbox (outbox.js), so that a report made with no connection is
+  // kept on the phone and sent later, and the photos chosen survive a form sent back with
+  // an error or a duplicate warning. Without the outbox the form posts as any form.
+  var outbox = window.gridgov && window.gridgov.outbox;
+  var submitButton = document.getElementById("submit-report");
+  var sendState = document.getElementById("send-state");
+  var key = form.elements.submission.value;
+  form.addEventListener("submit", function (event) {
+    if (!outbox) return;
+    event.preventDefault();
+    if (form.dataset.sending) return;  // a second tap while the first is on its way
+    form.dataset.sending = "1";
+    submitButton.disabled = true;
+    sendState.textContent = gettext("Sending…");
+    var draft = outbox.draftOf(form);
+    // Kept before it is sent: if the page closes meanwhile, the outbox sends it later.
+    outbox.keep(draft).then(function () {
+      return outbox.send(draft, "page");
+    }).then(function (result) {
+      if (result.outcome === "sent") {
+        return outbox.remove(draft.submission).then(function () {
+          location.assign(result.case.url);
+        });
+      }
+      if (result.outcome === "refused") {
+        // The form came back with its errors or the nearby cases: shown in place of this
+        // page; its script puts the photos back from the draft.
+        draft.state = "editing";
+        return outbox.keep(draft).then(function () {
+          document.open();
+          document.write(result.html);
+          document.close();
+        });
+      }
+      // No connection, or the session ended: the report waits on the phone.
+      form.hidden = true;
+      document.getElementById("kept").hidden = false;
+      document.getElementById(result.outcome === "login" ? "kept-login" : "kept-offline").hidden = false;
+      return outbox.show();
+    }).catch(function () {
+      // The browser could not keep the draft (private mode, storage full): post as usual.
+      outbox = null;
+      form.submit();
+    });
+  });
+
+  // With no connection no new page loads: the next report starts in this one, with a
+  // new key, the position kept (the worker is where the last problem was).
+  document.getElementById("report-another").addEventListener("click", function (event) {
+    event.preventDefault();
+    var position = [lat.value, lon.value];
+    form.reset();
+    lat.value = position[0];
+    lon.value = position[1];
+    form.elements.confirm_new.value = "";
+    submitButton.textContent = gettext("Report");
+    form.elements.submission.value = newKey();
+    key = form.elements.submission.value;
+    delete form.dataset.sending;
+    submitButton.disabled = false;
+    sendState.textContent = "";
+    document.getElementById("photos-kept").textContent = "";
+    document.getElementById("duplicates").innerHTML = "";
+    document.getElementById("kept").hidden = true;
+    document.getElementById("kept-offline").hidden = true;
+    document.getElementById("kept-login").hidden = true;
+    form.hidden = false;
+    window.scrollTo(0, 0);
+  });
+
+  function newKey() {  // a version 4 UUID (crypto.randomUUID needs HTTPS)
+    var bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  // This report's draft, if one is kept: its photos go back into the empty photo field
+  // (the form came back with an error), and when it is opened from the outbox's list
+  // (?draft=) its fields too.
+  if (outbox) {
+    outbox.get(key).then(function (draft) {
+      if (!draft) return;
+      // Opened from the outbox's list: an empty form (not one sent back with its errors,
+      // which holds what was sent) takes the draft's fields.
+      var opened = new URLSearchParams(location.search).get("draft") === key;
+      if (opened && "empty" in form.dataset) restoreFields(draft);
+      if (draft.files.length && !photos.files.length && window.DataTransfer) {
+        var transfer = new DataTransfer();
+        draft.files.forEach(function (f) { transfer.items.add(f); });
+        photos.files = transfer.files;
+        document.getElementById("photos-kept").textContent = interpolate(ngettext(
+          "%s photo kept from the last try.", "%s photos kept from the last try.",
+          draft.files.length), [draft.files.length]);
+      }
+    });
+  }
+
+  function restoreFields(draft) {
+    var values = {};
+    draft.fields.forEach(function (f) { values[f[0]] = f[1]; });
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name || !(input.name in values) || input.type === "file") return;
+      if (input.name === "csrfmiddlewaretoken" || input.name === "submission") return;
+      if (input.type === "checkbox") input.checked = true;
+      else input.value = values[input.name];
+    });
+    if (values.lat && values.lon) pin.set(Number(values.lat), Number(values.lon), gettext("Position:"));
+    checkDuplicates();
+  }
+
   var pending = null;
   function checkDuplicates() {
     if (!lat.value || !lon.value || !category.value) return;

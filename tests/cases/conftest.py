@@ -1,6 +1,6 @@
 import pytest
 
-from tests.cases.base import CaseWorldMixin
+from tests.cases.base import CaseWorldMixin, jpeg
 
 
 @pytest.fixture
@@ -12,3 +12,15 @@ def world(transactional_db):
 
     World.make_world()
     return World
+
+
+@pytest.fixture
+def photo_file(tmp_path):
+    """A small JPEG written to a file, for a browser's file field."""
+
+    def make(name):
+        path = tmp_path / name
+        path.write_bytes(jpeg(320, 240, name=name).read())
+        return str(path)
+
+    return make

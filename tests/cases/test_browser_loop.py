@@ -7,21 +7,11 @@ from django.urls import reverse
 
 from cases.models import Case, Stage
 from tests.base import PASSWORD
-from tests.cases.base import INSIDE, jpeg
+from tests.cases.base import INSIDE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-
-
-@pytest.fixture
-def photo_file(tmp_path):
-    def make(name):
-        path = tmp_path / name
-        path.write_bytes(jpeg(320, 240, name=name).read())
-        return str(path)
-
-    return make
 
 
 def sign_in(browser, live_server, username, **context):
@@ -33,6 +23,18 @@ def sign_in(browser, live_server, username, **context):
     page.click("button.primary")
     page.wait_for_load_state()
     return ctx, page
+
+
+def sign_in_on_the_street(browser, live_server, username):
+    """A grid worker on her phone, whose GPS puts her at INSIDE."""
+    return sign_in(
+        browser,
+        live_server,
+        username,
+        **PHONE,
+        geolocation={"latitude": INSIDE.y, "longitude": INSIDE.x},
+        permissions=["geolocation"],
+    )
 
 
 def act(page, action, fill=None, select=None, photo=None):
@@ -51,14 +53,7 @@ def act(page, action, fill=None, select=None, photo=None):
 
 def test_the_closed_loop_in_chromium(live_server, browser, world, photo_file, screenshot):
     # 1. The grid worker files a case from the street, on a phone, where the GPS says.
-    ctx, page = sign_in(
-        browser,
-        live_server,
-        "wang",
-        **PHONE,
-        geolocation={"latitude": INSIDE.y, "longitude": INSIDE.x},
-        permissions=["geolocation"],
-    )
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
     page.goto(live_server.url + reverse("cases:report"))
     page.wait_for_function("document.getElementById('id_lat').value !== ''")
     page.set_input_files("#id_photos", photo_file("before.jpg"))

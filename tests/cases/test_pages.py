@@ -1,4 +1,7 @@
+import uuid
+
 from django.contrib.gis.geos import Point
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from cases.models import Case, Source, Stage
@@ -72,6 +75,88 @@ class ReportPageTestCase(CaseTestCase):
         self.assertEqual(Case.objects.count(), 1)
         response = self.post_report(lon=INSIDE.x + 0.0001, confirm_new="on")
         self.assertEqual(Case.objects.count(), 2)
+
+    def test_the_same_report_sent_twice_makes_one_case(self):
+        self.client.force_login(self.wang)
+        form = self.client.get(reverse("cases:report")).context["form"]
+        key = form.initial["submission"]
+        self.assertNotEqual(
+            key, self.client.get(reverse("cases:report")).context["form"].initial["submission"]
+        )
+        first = self.post_report(submission=key)
+        case = Case.objects.get()
+        self.assertRedirects(first, reverse("cases:detail", args=[case.pk]))
+        self.assertEqual(case.reporters.get().submission, key)
+        # A double tap, or a phone sending again after losing the first answer.
+        again = self.post_report(submission=key, photos=[jpeg()])
+        self.assertRedirects(
+            again, reverse("cases:detail", args=[case.pk]), fetch_redirect_response=False
+        )
+        page = self.client.get(again["Location"], HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(page, f"This report was already received as case {case.reference}.")
+        self.assertEqual(Case.objects.count(), 1)
+        self.assertEqual(case.photos.count(), 1)
+        self.assertEqual(case.events.filter(action="report").count(), 1)
+        # Another key is another report; another person's key is theirs alone.
+        self.post_report(submission=uuid.uuid4(), lon=INSIDE.x + 0.001, confirm_new="on")
+        self.client.force_login(self.qian)
+        self.post_report(submission=key, lon=INSIDE.x + 0.002, confirm_new="on")
+        self.assertEqual(Case.objects.count(), 3)
+        self.assertEqual(Case.objects.filter(reporters__submission=key).count(), 2)
+
+    def test_a_report_corrected_keeps_its_key_and_an_invalid_one_uses_none(self):
+        self.client.force_login(self.wang)
+        key = uuid.uuid4()
+        response = self.post_report(submission=key, lon="", lat="")
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.context["form"]["submission"].value(), str(key))
+        self.assertContains(response, f'value="{key}"', status_code=400)
+        self.post_report(submission=key)
+        self.assertEqual(Case.objects.get().reporters.get().submission, key)
+
+    def test_the_database_refuses_a_second_case_for_one_submission(self):
+        key = uuid.uuid4()
+        self.report(submission=key)
+        with self.assertRaises(IntegrityError), transaction.atomic():
+            self.report(submission=key)
+        self.assertEqual(Case.objects.count(), 1)
+
+    def test_the_outbox_script_is_answered_in_json(self):
+        self.client.force_login(self.wang)
+        key = uuid.uuid4()
+        data = {
+            "category": self.category.pk,
+            "description": "井盖缺失",
+            "urgency": "normal",
+            "lon": INSIDE.x,
+            "lat": INSIDE.y,
+            "photos": [jpeg()],
+            "submission": key,
+        }
+        url = reverse("cases:report")
+        sent = self.client.post(url, data, HTTP_X_GRIDGOV_OUTBOX="kept")
+        case = Case.objects.get()
+        self.assertEqual(sent.status_code, 201)
+        self.assertEqual(
+            sent.json(),
+            {
+                "id": case.pk,
+                "reference": case.reference,
+                "url": reverse("cases:detail", args=[case.pk]),
+            },
+        )
+        data["photos"] = [jpeg()]
+        again = self.client.post(url, data, HTTP_X_GRIDGOV_OUTBOX="kept")
+        self.assertEqual((again.status_code, again.json()["id"]), (200, case.pk))
+        # A kept report sent in the background leaves no message for the next page.
+        self.assertNotContains(
+            self.client.get(reverse("cases:mine")), case.reference + " is reported"
+        )
+        # Not valid: the form comes back as a page, as without the script.
+        data.update(submission=uuid.uuid4(), lon="", lat="", photos=[jpeg()])
+        invalid = self.client.post(url, data, HTTP_X_GRIDGOV_OUTBOX="page")
+        self.assertContains(invalid, 'id="report-form"', status_code=400)
+        self.assertEqual(Case.objects.count(), 1)
 
     def test_the_duplicates_endpoint_answers_json(self):
         self.report()

@@ -1,0 +1,141 @@
+"""Reports that survive the street's connection, in real Chromium on a phone-sized screen:
+a report made with no connection is kept on the phone and sent when the connection
+returns; photos chosen survive the form coming back with a warning; a second tap makes no
+second case."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from cases.models import Case, CaseReporter, Source
+from cases.services import case_report
+from tests.cases.base import INSIDE
+from tests.cases.test_browser_loop import sign_in_on_the_street
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def fill_report(page, live_server, world, photo):
+    page.goto(live_server.url + reverse("cases:report"))
+    page.wait_for_function("document.getElementById('id_lat').value !== ''")
+    page.set_input_files("#id_photos", photo)
+    page.select_option("#id_category", value=str(world.category.pk))
+    page.fill("#id_description", "井盖缺失，行人有跌落危险")
+
+
+def test_a_report_made_offline_is_kept_and_sent_when_the_connection_returns(
+    live_server,
+    browser,
+    world,
+    photo_file,
+    screenshot,
+):
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    fill_report(page, live_server, world, photo_file("manhole.jpg"))
+    key = page.input_value("input[name=submission]")
+    ctx.set_offline(True)
+    page.click("#submit-report")
+    page.locator("#kept-offline").wait_for()
+    assert page.locator("#report-form").is_hidden()
+    assert page.locator("#outbox").inner_text() == (
+        "1 report is kept on this phone and will be sent when the connection returns."
+    )
+    assert not Case.objects.exists()
+    screenshot(page, "kept-offline")
+
+    # Still offline, the next report starts in the same page, with a key of its own.
+    page.click("#report-another")
+    assert page.input_value("#id_description") == ""
+    assert page.input_value("#id_lat") != ""  # she is still where she was
+    second = page.input_value("input[name=submission]")
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", second
+    )
+    assert second != key
+    page.set_input_files("#id_photos", photo_file("lamp.jpg"))
+    page.select_option("#id_category", value=str(world.category.pk))
+    page.fill("#id_description", "路灯不亮")
+    page.click("#submit-report")
+    page.locator("#outbox", has_text="2 reports are kept on this phone").wait_for()
+    assert not Case.objects.exists()
+
+    ctx.set_offline(False)
+    sent = page.locator("#outbox li", has_text="A kept report was sent")
+    sent.wait_for(timeout=45_000)  # the online event, or the retry every 30 s
+    first = Case.objects.get()
+    assert sent.inner_text() == f"A kept report was sent: case {first.reference}."
+    assert sent.locator("a").get_attribute("href") == reverse("cases:detail", args=[first.pk])
+    assert str(CaseReporter.objects.get(case=first).submission) == key
+    assert (first.reporter.username, first.grid, first.photos.count()) == (
+        "wang",
+        world.grids[2],
+        1,
+    )
+    assert first.description == "井盖缺失，行人有跌落危险"
+    # The second, of the same category at the same spot, meets the first as a possible
+    # duplicate: it waits for her to decide.
+    refused = page.locator("#outbox li", has_text="A kept report was not accepted")
+    refused.wait_for()
+    assert refused.inner_text() == "A kept report was not accepted: open it to correct it."
+    screenshot(page, "kept-sent")
+
+    refused.locator("a").click()
+    page.locator("#photos-kept", has_text="1 photo kept from the last try.").wait_for()
+    assert page.input_value("#id_description") == "路灯不亮"
+    assert page.input_value("input[name=submission]") == second
+    assert page.evaluate("document.getElementById('id_photos').files[0].name") == "lamp.jpg"
+    page.click("#submit-report")
+    # Back with the nearby first case; the photo is put back once more.
+    page.locator("#submit-report", has_text="File as a new case anyway").wait_for()
+    page.locator("#photos-kept", has_text="1 photo kept from the last try.").wait_for()
+    page.click("#submit-report")
+    page.wait_for_url(re.compile(r"/cases/\d+/$"))
+    other = Case.objects.exclude(pk=first.pk).get()
+    assert (str(CaseReporter.objects.get(case=other).submission), other.photos.count()) == (
+        second,
+        1,
+    )
+
+    # Nothing is left to send: the next page shows no outbox and sends nothing again.
+    page.goto(live_server.url + reverse("cases:mine"))
+    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '0'")
+    assert page.locator("#outbox").is_hidden()
+    assert Case.objects.count() == 2
+    ctx.close()
+
+
+def test_photos_survive_a_duplicate_warning_and_a_second_tap_makes_no_second_case(
+    live_server,
+    browser,
+    world,
+    photo_file,
+    screenshot,
+):
+    existing = case_report(
+        reporter=world.wang,
+        source=Source.PATROL,
+        point=INSIDE,
+        category=world.category,
+        description="人行道上有一堆生活垃圾",
+    )
+    ctx, page = sign_in_on_the_street(browser, live_server, "qian")
+    fill_report(page, live_server, world, photo_file("rubbish.jpg"))
+    page.click("#submit-report")
+    # The form comes back with the nearby case: the photo is still chosen.
+    page.locator("#photos-kept", has_text="1 photo kept from the last try.").wait_for()
+    assert page.evaluate("document.getElementById('id_photos').files[0].name") == "rubbish.jpg"
+    assert page.locator(f'#duplicates a[href*="/cases/{existing.pk}/"]').count() >= 1
+    assert page.input_value("#id_description") == "井盖缺失，行人有跌落危险"
+    button = page.locator("#submit-report")
+    assert button.inner_text() == "File as a new case anyway"
+    screenshot(page, "photos-kept")
+
+    button.dblclick()
+    page.wait_for_url(re.compile(r"/cases/\d+/$"))
+    assert Case.objects.count() == 2
+    case = Case.objects.exclude(pk=existing.pk).get()
+    assert page.url.endswith(reverse("cases:detail", args=[case.pk]))
+    assert page.locator(".message", has_text=f"Case {case.reference} is reported.").count() == 1
+    assert case.photos.count() == 1
+    ctx.close()
