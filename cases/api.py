@@ -6,8 +6,10 @@ narrowed to an API key's areas, and changes cases only through ``case_report`` a
 """
 
 import datetime
+import uuid
 
 import django_filters as filters
+from django.db import IntegrityError
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -27,7 +29,7 @@ from keys.models import SCOPE_ACT_PREFIX, SCOPE_CASES_CREATE, SCOPE_CASES_READ, 
 from keys.permissions import key_of
 from org.models import Department, Role
 
-from .models import OPEN_STAGES, Case, Category, FilingCondition, Stage
+from .models import OPEN_STAGES, Case, CaseReporter, Category, FilingCondition, Stage
 from .serializers import (
     ActionInputSerializer,
     ActionResultSerializer,
@@ -161,6 +163,29 @@ class CaseFilter(filters.FilterSet):
         return queryset.filter(late) if value else queryset.exclude(late)
 
 
+# A request's own name for the report it makes: sent again, it makes no second case.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 255
+# Keys are kept as UUIDs (CaseReporter.submission, as the report page's): any text is
+# turned into one under this namespace, so a UUID sent is kept as a different UUID.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0e4a0c-3f7d-4c55-9d8e-6c1f2a9b7e31")
+
+
+def idempotency_key(request) -> uuid.UUID | None:
+    text = request.headers.get(IDEMPOTENCY_HEADER)
+    if text is None:
+        return None
+    text = text.strip()
+    if not text or len(text) > IDEMPOTENCY_KEY_MAX:
+        raise exceptions.ValidationError(
+            {
+                IDEMPOTENCY_HEADER: _("Send at most %(max)d characters, or no such header.")
+                % {"max": IDEMPOTENCY_KEY_MAX}
+            }
+        )
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, text)
+
+
 class CaseList(CaseScope, generics.ListAPIView):
     """Cases the caller may see, newest first; with POST, report a new one."""
 
@@ -188,12 +213,30 @@ class CaseList(CaseScope, generics.ListAPIView):
             "application/json": CaseCreateSerializer,
             "multipart/form-data": CaseCreateSerializer,
         },
-        responses={201: CaseSerializer},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description=(
+                    "Any text of at most 255 characters naming this report in your system,"
+                    " e.g. a UUID or your own ticket number. A request sent again with the"
+                    " same key (after a timeout, say) makes no second case: it is answered"
+                    " 200 with the case the first one made."
+                ),
+            )
+        ],
+        responses={201: CaseSerializer, 200: CaseSerializer},
     )
     def post(self, request):
         user = request.user
         if not user.has_role(Role.GRID_WORKER, Role.DISPATCHER):
             raise exceptions.PermissionDenied(_("Only grid workers and dispatchers report cases."))
+        submission = idempotency_key(request)
+        if submission is not None:
+            earlier = self.made_by(submission)
+            if earlier is not None:
+                return earlier
         data = CaseCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -220,6 +263,7 @@ class CaseList(CaseScope, generics.ListAPIView):
                 citizen_phone=values["citizen_phone"],
                 self_handled=values["self_handled"],
                 photos=values.get("photos") or [],
+                submission=submission,
             ) as new:
                 # Checked on the case as located, before anything is written.
                 if key is not None and not key.may_see_case(new.case):
@@ -231,11 +275,36 @@ class CaseList(CaseScope, generics.ListAPIView):
                 new.write_with(line)
         except TransitionError as error:
             raise transition_error(error) from None
+        except IntegrityError:
+            # The same key sent twice at once: the other request made the case.
+            earlier = None if submission is None else self.made_by(submission)
+            if earlier is None:
+                raise
+            return earlier
         request._request.api_request_logged = True  # the middleware writes no other
         case = new.case
         return Response(
             CaseSerializer(case, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
+        )
+
+    def made_by(self, submission: uuid.UUID) -> Response | None:
+        """The answer to a request whose idempotency key made a case already."""
+        reporter = CaseReporter.objects.filter(
+            user=self.request.user, submission=submission
+        ).first()
+        if reporter is None:
+            return None
+        case = with_related(Case.objects.filter(pk=reporter.case_id)).get()
+        key = key_of(self.request)
+        if key is not None and not key.may_see_case(case):
+            raise exceptions.ValidationError(
+                {IDEMPOTENCY_HEADER: _("This key was used for a report this API key may not see.")}
+            )
+        return Response(
+            CaseSerializer(case, context={"request": self.request}).data,
+            status=status.HTTP_200_OK,
+            headers={"Idempotent-Replayed": "true"},
         )
 
 

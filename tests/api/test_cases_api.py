@@ -516,6 +516,65 @@ class ApiKeyCasesTestCase(ApiTestCase):
         )
         self.assertError(self.call("POST", CASES, {**data, "file": True}, key=key), 400, "file")
 
+    def test_a_request_sent_again_with_its_idempotency_key_makes_no_second_case(self):
+        key = self.key("cases:create")
+        data = {
+            "category": self.category.pk,
+            "description": "市民来电：井盖缺失",
+            "lon": INSIDE.x,
+            "lat": INSIDE.y,
+        }
+        ticket = {"HTTP_IDEMPOTENCY_KEY": "12345-20261201-0042"}
+        before = Case.objects.count()
+        first = self.call("POST", CASES, data, key=key, **ticket)
+        self.assertEqual(first.status_code, 201, first.content)
+        self.assertNotIn("Idempotent-Replayed", first)
+        # Sent again after a timeout, even with a changed body: the first case, 200.
+        again = self.call("POST", CASES, {**data, "description": "重发"}, key=key, **ticket)
+        self.assertEqual(again.status_code, 200, again.content)
+        self.assertEqual(again["Idempotent-Replayed"], "true")
+        self.assertEqual(again.json(), first.json())
+        self.assertEqual(Case.objects.count(), before + 1)
+        # Another ticket is another case; the same ticket from another person is theirs.
+        other = self.call("POST", CASES, data, key=key, HTTP_IDEMPOTENCY_KEY="12345-20261201-0043")
+        self.assertEqual(other.status_code, 201)
+        mine = self.call("POST", CASES, {**data, "source": "hotline"}, user=self.li, **ticket)
+        self.assertEqual(mine.status_code, 201)
+        self.assertEqual(Case.objects.count(), before + 3)
+        # Without the header every request is a new report, as before.
+        self.assertEqual(self.call("POST", CASES, data, key=key).status_code, 201)
+        self.assertEqual(Case.objects.count(), before + 4)
+
+    def test_a_bad_idempotency_key_is_400_and_another_keys_case_is_not_shown(self):
+        key = self.key("cases:create")
+        data = {
+            "category": self.category.pk,
+            "description": "垃圾",
+            "lon": INSIDE.x,
+            "lat": INSIDE.y,
+        }
+        before = Case.objects.count()
+        for bad in ("x" * 256, "   "):
+            self.assertError(
+                self.call("POST", CASES, data, key=key, HTTP_IDEMPOTENCY_KEY=bad),
+                400,
+                "Idempotency-Key",
+                "at most 255 characters",
+            )
+        self.assertEqual(Case.objects.count(), before)
+        made = self.call("POST", CASES, data, key=key, HTTP_IDEMPOTENCY_KEY="T-1")
+        self.assertEqual(made.status_code, 201)
+        # The same service account through a key for street B only: the case in street A
+        # is not shown to it, and no second case is made.
+        street_b = self.key("cases:create", areas=[self.street_b], name="street B")
+        self.assertError(
+            self.call("POST", CASES, data, key=street_b, HTTP_IDEMPOTENCY_KEY="T-1"),
+            400,
+            "Idempotency-Key",
+            "may not see",
+        )
+        self.assertEqual(Case.objects.count(), before + 1)
+
     def test_a_key_acts_only_with_the_action_scope(self):
         without = self.key("cases:read", user=self.contractor, name="no act")
         url = act_url(self.case_a, "accept")
