@@ -108,6 +108,11 @@
       });
     }, function () {
       return {outcome: "offline"};
+    }).then(function (result) {
+      // Whether the list should ask the person to log in again.
+      if (result.outcome === "login") box.dataset.stopped = "login";
+      else if (result.outcome === "sent") box.dataset.stopped = "";
+      return result;
     });
   }
 
@@ -137,7 +142,7 @@
         });
       }, Promise.resolve());
     }).then(function () {
-      box.dataset.stopped = stopped || "";
+      if (stopped === "offline") box.dataset.stopped = "offline";
       return show();
     }, function () {}).then(function () { flushing = false; }, function () { flushing = false; });
   }
@@ -176,7 +181,7 @@
           waiting.length), [waiting.length]);
         var parts = [text];
         if (box.dataset.stopped === "login") {
-          parts.push(" ", link(gettext("Log in again to send them."),
+          parts.push(" ", link(gettext("Log in again to send."),
             loginUrl + "?next=" + encodeURIComponent(location.pathname)));
         }
         list.appendChild(line(parts));

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from cases.models import Case, CaseReporter, Source
 from cases.services import case_report
+from tests.base import PASSWORD
 from tests.cases.base import INSIDE
 from tests.cases.test_browser_loop import sign_in_on_the_street
 
@@ -138,4 +139,61 @@ def test_photos_survive_a_duplicate_warning_and_a_second_tap_makes_no_second_cas
     assert page.url.endswith(reverse("cases:detail", args=[case.pk]))
     assert page.locator(".message", has_text=f"Case {case.reference} is reported.").count() == 1
     assert case.photos.count() == 1
+    ctx.close()
+
+
+def test_a_kept_report_waits_for_its_author_through_a_lost_session_and_another_log_in(
+    live_server, browser, world, photo_file
+):
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    fill_report(page, live_server, world, photo_file("manhole.jpg"))
+    ctx.set_offline(True)
+    page.click("#submit-report")
+    page.locator("#kept-offline").wait_for()
+    page.close()
+
+    # Her session ends (12 hours, or a new log-in elsewhere) before the connection returns.
+    ctx.clear_cookies()
+    ctx.set_offline(False)
+    page = ctx.new_page()
+    page.goto(live_server.url + reverse("login"))
+    # Another grid worker logs in on the same phone: her report is neither shown nor sent.
+    page.fill("#id_username", "qian")
+    page.fill("#id_password", PASSWORD)
+    page.press("#id_password", "Enter")
+    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '0'")
+    assert page.locator("#outbox").is_hidden()
+    assert not Case.objects.exists()
+    page.click("#logout")
+    page.wait_for_load_state()
+
+    page.fill("#id_username", "wang")
+    page.fill("#id_password", PASSWORD)
+    page.press("#id_password", "Enter")
+    sent = page.locator("#outbox li", has_text="A kept report was sent")
+    sent.wait_for()
+    case = Case.objects.get()
+    assert (case.reporter.username, case.photos.count()) == ("wang", 1)
+    ctx.close()
+
+
+def test_a_report_kept_when_the_session_ended_asks_to_log_in_again(
+    live_server, browser, world, photo_file
+):
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    fill_report(page, live_server, world, photo_file("manhole.jpg"))
+    ctx.clear_cookies()  # the session ended while she was typing
+    page.click("#submit-report")
+    page.locator("#kept-login").wait_for()
+    assert page.locator("#outbox").inner_text() == (
+        "1 report is kept on this phone and will be sent when the connection returns."
+        " Log in again to send."
+    )
+    assert not Case.objects.exists()
+    page.click("#outbox a")
+    page.fill("#id_username", "wang")
+    page.fill("#id_password", PASSWORD)
+    page.press("#id_password", "Enter")
+    page.locator("#outbox li", has_text="A kept report was sent").wait_for()
+    assert Case.objects.get().reporter.username == "wang"
     ctx.close()
