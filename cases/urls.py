@@ -6,6 +6,7 @@ app_name = "cases"
 
 urlpatterns = [
     path("report/", views.report, name="report"),
+    path("report/offline.js", views.report_offline, name="report_offline"),
     path("duplicates/", views.duplicates, name="duplicates"),
     path("mine/", views.my_reports, name="mine"),
     path("tasks/", views.tasks, name="tasks"),

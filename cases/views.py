@@ -139,6 +139,26 @@ def report(request):
     )
 
 
+# The report page's service worker keeps its copies under this name; a new name (a new
+# release of the page's files) makes it drop the old copies.
+REPORT_OFFLINE_CACHE = "gridgov-report-1"
+
+
+@role_required(Role.GRID_WORKER, Role.DISPATCHER)
+def report_offline(request):
+    """The report page's service worker (templates/cases/report_offline.js): the page and
+    its files open with no connection. Served from the page's own folder, whose scope is
+    that page alone; never cached by the browser's HTTP cache, so a new release reaches it."""
+    response = render(
+        request,
+        "cases/report_offline.js",
+        {"cache": REPORT_OFFLINE_CACHE},
+        content_type="text/javascript; charset=utf-8",
+    )
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
 def _uuid(text: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(text)

@@ -205,6 +205,25 @@
     });
   }
 
+  // Logging out deletes the report page's copies (report_offline.js): the next person on
+  // this phone must not open this person's page with no connection. Kept reports stay,
+  // for their author to send.
+  var logout = document.getElementById("logout");
+  if (logout && window.caches) {
+    logout.form.addEventListener("submit", function (event) {
+      if (logout.form.dataset.cleared) return;
+      event.preventDefault();
+      caches.keys().then(function (names) {
+        return Promise.all(names.filter(function (name) {
+          return name.indexOf("gridgov-report-") === 0;
+        }).map(function (name) { return caches.delete(name); }));
+      }).catch(function () {}).then(function () {
+        logout.form.dataset.cleared = "1";
+        logout.form.submit();
+      });
+    });
+  }
+
   window.addEventListener("online", flush);
   setInterval(function () {
     if (!document.hidden && box.dataset.waiting && box.dataset.waiting !== "0") flush();

@@ -65,6 +65,15 @@
   var submitButton = document.getElementById("submit-report");
   var sendState = document.getElementById("send-state");
   var key = form.elements.submission.value;
+  // An empty form takes a key of its own here: the page may be the copy the service worker
+  // kept (report_offline.js), opened again with no connection, whose key was used already.
+  if ("empty" in form.dataset && !new URLSearchParams(location.search).get("draft")) {
+    key = form.elements.submission.value = newKey();
+  }
+  if ("serviceWorker" in navigator && outbox) {
+    navigator.serviceWorker.register(form.dataset.offlineWorker, {scope: form.dataset.offlineScope})
+      .catch(function () {});  // no HTTPS (or localhost): the page needs the network to open
+  }
   form.addEventListener("submit", function (event) {
     if (!outbox) return;
     event.preventDefault();

@@ -197,3 +197,42 @@ def test_a_report_kept_when_the_session_ended_asks_to_log_in_again(
     page.locator("#outbox li", has_text="A kept report was sent").wait_for()
     assert Case.objects.get().reporter.username == "wang"
     ctx.close()
+
+
+def test_the_report_page_opens_with_no_connection_and_its_report_is_kept(
+    live_server, browser, world, photo_file, screenshot
+):
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    report = live_server.url + reverse("cases:report")
+    page.goto(report)
+    # The page's service worker keeps a copy of the page and its files.
+    page.wait_for_function(
+        "caches.open('gridgov-report-1').then(c => c.match('/cases/report/')).then(r => !!r)"
+        " && navigator.serviceWorker.controller !== null"
+    )
+    used_key = page.input_value("input[name=submission]")
+    page.goto(live_server.url + reverse("cases:mine"))
+
+    ctx.set_offline(True)
+    page.goto(report)  # no connection: the kept copy
+    assert page.locator("h1").inner_text() == "Report a case"
+    page.wait_for_function("document.getElementById('id_lat').value !== ''")
+    assert page.input_value("input[name=submission]") != used_key  # a key of its own
+    page.set_input_files("#id_photos", photo_file("drain.jpg"))
+    page.select_option("#id_category", value=str(world.category.pk))
+    page.fill("#id_description", "雨水篦子堵塞")
+    page.click("#submit-report")
+    page.locator("#kept-offline").wait_for()
+    screenshot(page, "opened-offline")
+    assert not Case.objects.exists()
+
+    ctx.set_offline(False)
+    page.locator("#outbox li", has_text="A kept report was sent").wait_for(timeout=45_000)
+    case = Case.objects.get()
+    assert (case.description, case.photos.count()) == ("雨水篦子堵塞", 1)
+
+    # Logging out deletes the copies: the next person on this phone cannot open this page.
+    page.click("#logout")
+    page.wait_for_url(re.compile(r"/login/"))
+    assert page.evaluate("caches.keys()") == []
+    ctx.close()

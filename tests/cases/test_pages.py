@@ -201,6 +201,22 @@ class ReportPageTestCase(CaseTestCase):
         for person in (self.zhao, self.chen, self.zhou, self.ada, self.nobody):
             self.client.force_login(person)
             self.assertEqual(self.client.get(reverse("cases:report")).status_code, 403)
+            self.assertEqual(self.client.get(reverse("cases:report_offline")).status_code, 403)
+            home = self.client.get(reverse("home"), follow=True)
+            self.assertNotIn("outbox.js", home.content.decode())
+
+    def test_the_report_pages_service_worker_is_served_to_reporters_fresh(self):
+        for person in (self.wang, self.li):
+            self.client.force_login(person)
+            response = self.client.get(reverse("cases:report_offline"))
+            self.assertEqual(response["Content-Type"], "text/javascript; charset=utf-8")
+            self.assertEqual(response["Cache-Control"], "no-cache")
+            text = response.content.decode()
+            self.assertIn('var PAGE = "/cases/report/";', text)
+            self.assertIn('"/static/js/report.js"', text)
+            page = self.client.get(reverse("cases:report"))
+            self.assertContains(page, 'data-offline-worker="/cases/report/offline.js"')
+            self.assertContains(page, "js/outbox.js")
 
 
 class CasePageTestCase(CaseTestCase):
