@@ -764,11 +764,14 @@ def perform(
     reason: str = "",
     data: dict | None = None,
     photos: Sequence[PhotoUpload] = (),
+    at: datetime.datetime | None = None,
 ) -> CaseEvent:
     """Take ``action`` on the case as ``user``, or raise ``TransitionError`` and change nothing.
 
     ``version`` is the version the person saw; when someone else acted since, the action
     is refused with ``CaseChanged`` rather than applied to a case they have not seen.
+    ``at`` is for the system acting as of a moment (the escalation sweep run for its
+    ``now``): the event's time; otherwise the event is dated as it is written.
     A case being reported, not written yet, takes ``perform_on_new``.
     """
     transition = BY_ACTION.get(action)
@@ -803,6 +806,7 @@ def perform(
             to_stage=locked.stage,
             reason=reason,
             payload=ctx.payload,
+            **({} if at is None else {"at": at}),
         )
         from . import effects
 

@@ -449,17 +449,18 @@ def _system_user() -> User:
     return router()
 
 
-def escalations_fire(*, now=None, batch: int | None = None) -> int:
+def escalations_fire(*, now=None, batch: int | None = None, deliver: bool = True) -> int:
     """Fire every step that is due, in batches each in its own transaction; returns how many
     fired. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` together with their case's row
     (PostgreSQL; SQLite serialises writers), so sweeps running side by side share the work
     and never wait for, nor fire, the same row; a transition holding a case's lock simply
-    leaves that case's steps to the next sweep."""
+    leaves that case's steps to the next sweep. Each batch asks a worker to deliver its
+    notifications, unless ``deliver`` is false (the caller delivers them itself)."""
     batch = batch or settings.ESCALATION_BATCH
     fired, after = 0, None
     while True:
         with transaction.atomic():
-            count, after = _fire_batch(now or timezone.now(), batch, after)
+            count, after = _fire_batch(now or timezone.now(), batch, after, deliver)
         if count is None:
             break
         fired += count
@@ -511,7 +512,7 @@ ORDER BY due.n
 """
 
 
-def _fire_batch(now, batch: int, after) -> tuple[int | None, tuple | None]:
+def _fire_batch(now, batch: int, after, deliver: bool) -> tuple[int | None, tuple | None]:
     due = ClockStep.objects.filter(fired_at__isnull=True, fire_at__lte=now)
     if after is not None:
         # Go on from the last row claimed: the index entries of rows fired by earlier
@@ -585,8 +586,9 @@ def _fire_batch(now, batch: int, after) -> tuple[int | None, tuple | None]:
     if urgent:
         Case.objects.filter(pk__in=urgent).update(urgency=Urgency.URGENT)
     for case_id, level in supervise.items():
-        _supervise(case_id, level, system)
-    transaction.on_commit(_enqueue_delivery, robust=True)
+        _supervise(case_id, level, system, now)
+    if deliver:
+        transaction.on_commit(_enqueue_delivery, robust=True)
     return len(live), after
 
 
@@ -638,8 +640,9 @@ def _record_escalations(live: list[_Due], steps: dict, system: User, now) -> Non
     )
 
 
-def _supervise(case_id: int, level: int, system: User) -> None:
-    """A supervision order through the workflow, as the system account."""
+def _supervise(case_id: int, level: int, system: User, now) -> None:
+    """A supervision order through the workflow, as the system account, at the sweep's
+    moment."""
     from cases.workflow import TransitionError, perform
 
     try:
@@ -649,6 +652,7 @@ def _supervise(case_id: int, level: int, system: User) -> None:
             system,
             reason=_("Automatic escalation: %(level)s") % {"level": Supervision(level).label},
             data={"level": level},
+            at=now,
         )
     except TransitionError as error:
         log.info("No supervision order for case %s: %s", case_id, error.message)

@@ -1,3 +1,4 @@
+import datetime
 from io import StringIO
 
 from django.core.management import call_command
@@ -6,10 +7,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.demo import CALLS
-from cases.models import OPEN_STAGES, Case, Category
-from cases.routing import routing_dry_run
+from cases.models import OPEN_STAGES, Case, CaseEvent, Category
+from cases.routing import router, routing_dry_run
 from clocks.models import Clock, ClockStep
+from clocks.services import escalations_fire
 from grids.models import UnitGrid, locate
+from notifications.models import Notification
 from org.demo import DEMO_PEOPLE
 from org.models import ROLE_HOME, Department, Membership, RoleGrant, User
 
@@ -67,6 +70,47 @@ class DemoDataTestCase(TestCase):
 
 
 class DemoHistoryTestCase(TestCase):
+    def test_the_past_escalations_fired_when_they_fell_due_not_all_at_load_time(self):
+        before = timezone.now()
+        out = StringIO()
+        call_command("load_demo", cases=400, stdout=out)
+        fired = ClockStep.objects.filter(fired_at__isnull=False)
+        events = CaseEvent.objects.filter(action="escalate")
+        self.assertIn(f"{events.count():,} escalation steps fired on the way", out.getvalue())
+        self.assertTrue(fired.exists())
+        self.assertFalse(
+            ClockStep.objects.filter(fired_at__isnull=True, fire_at__lte=before).exists()
+        )
+        # At the first minute after it fell due, as the beat's sweep would have; a step
+        # made by a recomputation of its clock (after a supervision order, a return) with
+        # its moment already past fires in the sweep that made it.
+        late = 0
+        for step in fired:
+            self.assertLess(step.fire_at, step.fired_at)
+            self.assertLess(step.fired_at, before)
+            self.assertEqual(step.notified_at, step.fired_at)
+            late += step.fired_at - step.fire_at > datetime.timedelta(minutes=1)
+        self.assertLess(late, fired.count() / 10)
+        self.assertEqual(
+            set(events.values_list("at", flat=True)), set(fired.values_list("fired_at", flat=True))
+        )
+        system = router()
+        for order in CaseEvent.objects.filter(action="supervise", actor=system):
+            self.assertTrue(events.filter(case=order.case, at=order.at).exists())
+        # Notifications are dated when they were sent; those older than a day were read.
+        notes = Notification.objects.filter(kind__startswith="escalation_")
+        self.assertTrue(notes.exists())
+        self.assertFalse(notes.filter(created_at__gte=before).exists())
+        day_ago = timezone.now() - datetime.timedelta(days=1)
+        self.assertFalse(
+            notes.filter(
+                created_at__lt=day_ago - datetime.timedelta(minutes=5), read_at=None
+            ).exists()
+        )
+        self.assertFalse(notes.filter(created_at__gte=day_ago, read_at__isnull=False).exists())
+        # Nothing is left for the first sweep of the new installation.
+        self.assertEqual(escalations_fire(), 0)
+
     def test_a_first_load_adds_a_history_whose_open_cases_have_their_clocks(self):
         out = StringIO()
         call_command("load_demo", cases=400, stdout=out)

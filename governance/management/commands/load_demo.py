@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from cases import demo as cases_demo
 from cases.models import Case
 from cases.synthetic import generate_cases
+from clocks.demo import replay_escalations
 from clocks.services import clocks_recompute
 from grids import demo as grids_demo
 from org import demo as org_demo
@@ -45,12 +46,15 @@ class Command(BaseCommand):
             # The open ones get their clocks and escalation steps, as filed cases do: the
             # overdue lists and escalations agree with the dashboards' figures.
             clocked = clocks_recompute()
+            # The ladder's sweeps of those months, at the minutes they would have run.
+            escalated = replay_escalations()
             calls = cases_demo.hotline_calls(
                 User.objects.get(username="dispatcher"), User.objects.get(username="worker")
             )
             self.stdout.write(
                 f"Demo history: {stats.cases:,} cases over the last {HISTORY_MONTHS} months,"
-                f" {clocked:,} of them open with their clocks; {len(calls)} hotline calls"
+                f" {clocked:,} of them open with their clocks, {escalated:,} escalation"
+                f" steps fired on the way; {len(calls)} hotline calls"
                 f" waiting for the grid worker's on-site check"
                 f" ({time.monotonic() - started:.1f} s)."
             )
