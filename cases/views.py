@@ -66,8 +66,9 @@ def case_list(queryset):
 # ---------------------------------------------------------------------------- reporting
 
 
-# Sent by the report page's script (static/js/outbox.js): "page" for a report sent from the
-# form, "kept" for one kept on the phone while there was no connection and sent later.
+# Sent by the outbox script (static/js/outbox.js) with a report or a case page's action:
+# "page" for a form sent as it is submitted, "kept" for one kept on the phone while there
+# was no connection and sent later.
 OUTBOX_HEADER = "X-GridGov-Outbox"
 
 
@@ -119,7 +120,12 @@ def report(request):
                         raise
                     return received
                 else:
-                    return _reported(request, case, _("Case %(ref)s is reported."), status=201)
+                    return _answered(
+                        request,
+                        case,
+                        _("Case %(ref)s is reported.") % {"ref": case.reference},
+                        status=201,
+                    )
     else:
         draft = request.GET.get("draft", "")
         form = ReportForm(centre=centre, initial={"submission": _uuid(draft) or uuid.uuid4()})
@@ -179,16 +185,16 @@ def _already_received(request):
     if first is None:
         return None
     message = _("This report was already received as case %(ref)s.")
-    return _reported(request, first.case, message, status=200)
+    return _answered(request, first.case, message % {"ref": first.case.reference})
 
 
-def _reported(request, case: Case, message: str, *, status: int):
-    """To the case page, saying so. The outbox script is answered in JSON naming the
-    case: it opens the page itself, or, for a report kept on the phone and sent later
-    (header value "kept"), tells the person in its own words."""
+def _answered(request, case: Case, message: str, *, status: int = 200):
+    """To the case page, saying ``message``. The outbox script (outbox.js) is answered in
+    JSON naming the case: it opens the page itself, or, for a form kept on the phone and
+    sent later (header value "kept"), tells the person in its own words."""
     sender = request.headers.get(OUTBOX_HEADER)
     if sender != "kept":
-        messages.success(request, message % {"ref": case.reference})
+        messages.success(request, message)
     if sender is None:
         return redirect("cases:detail", pk=case.pk)
     return JsonResponse(
@@ -431,6 +437,9 @@ def detail(request, pk: int):
 @login_required
 @require_POST
 def act(request, pk: int, action: str):
+    """An action on the case page. The same form sent twice (a double tap, or a phone that
+    lost the answer and sends again) finds the case one version on, moved by this person's
+    own action: it was done, and is not refused as a change made by someone else."""
     case = get_case_for_user(request, pk)
     transition = BY_ACTION.get(action)
     if transition is None:
@@ -441,27 +450,41 @@ def act(request, pk: int, action: str):
         data = form.data_for_workflow()
         if "into" in form.cleaned_data:
             data["into"] = find_case_pk(request, form.cleaned_data["into"])
+        version = form.cleaned_data["version"]
         try:
             perform(
                 case,
                 action,
                 request.user,
-                version=form.cleaned_data["version"],
+                version=version,
                 reason=form.cleaned_data["reason"],
                 data=data,
                 photos=form.cleaned_data.get("photos") or [],
             )
         except TransitionError as error:
+            if isinstance(error, CaseChanged) and _done_by_this_form(
+                case, action, request, version
+            ):
+                message = _("Already done: %(action)s.") % {"action": transition.label}
+                return _answered(request, case, message)
             form.add_error(error.field if error.field in form.fields else None, error.message)
             messages.error(request, error.message)
             status = 409 if isinstance(error, CaseChanged) else 400
         else:
-            messages.success(request, _("Done: %(action)s.") % {"action": transition.label})
-            return redirect("cases:detail", pk=case.pk)
+            message = _("Done: %(action)s.") % {"action": transition.label}
+            return _answered(request, case, message, status=201)
     case.refresh_from_db()
     return render(
         request, "cases/detail.html", detail_context(request, case, failed=form), status=status
     )
+
+
+def _done_by_this_form(case: Case, action: str, request, version: int) -> bool:
+    """Whether the case's one change since ``version`` is this person taking ``action``."""
+    if case.version != version + 1:
+        return False
+    last = case.events.order_by("-at", "-id").values_list("actor_id", "action").first()
+    return last == (request.user.pk, action)
 
 
 def find_case_pk(request, reference: str) -> int | None:

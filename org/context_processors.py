@@ -62,6 +62,8 @@ def roles(request):
             if role in ROLE_HOME
         ],
         "quick_links": links,
-        # People who report keep reports made without a connection (static/js/outbox.js).
-        "can_report": user.has_role(Role.GRID_WORKER, Role.DISPATCHER),
+        # People whose forms are filled in on the street (a report, a check on site, a
+        # handling done) keep them on the phone while there is no connection (outbox.js);
+        # the dispatch desk's report page sends through it too.
+        "outbox": user.has_role(Role.GRID_WORKER, Role.DISPATCHER, Role.OFFICER),
     }

@@ -1,11 +1,13 @@
-/* Reports kept on this phone. A report that cannot be sent (no connection on the street)
-   is kept in the browser (IndexedDB: its fields and its photos) and sent as soon as the
-   connection returns, from whatever GridGov page is open. Each report carries the form's
-   own key (its "submission"), so a report sent twice, a tap repeated or a send whose answer
-   was lost, makes one case. A kept report the server refuses waits for its author to open
-   and correct it. Drafts belong to the person who wrote them: another person logged in on
-   the same phone neither sees nor sends them. The box is #outbox (base.html, for people
-   who report); report.js uses gridgov.outbox to send its form. */
+/* Forms kept on this phone. A report, or an action on a case page (a check on site with its
+   photo, a handling reported done), that cannot be sent (no connection on the street) is
+   kept in the browser (IndexedDB: its fields and its photos) and sent as soon as the
+   connection returns, from whatever GridGov page is open. A report carries the form's own
+   key (its "submission") and an action the case's version, so a form sent twice, a tap
+   repeated or a send whose answer was lost, takes effect once. A kept form the server
+   refuses waits for its author to open and correct it, or to discard it. Drafts belong to
+   the person who wrote them: another person logged in on the same phone neither sees nor
+   sends them. The list is #outbox (base.html); forms with data-outbox-action send through
+   the outbox, and report.js sends the report form with gridgov.outbox.attach. */
 (function () {
   "use strict";
   var box = document.getElementById("outbox");
@@ -58,13 +60,16 @@
     });
   }
 
-  /* The report form as a draft: its fields (not the token) and its photos. */
-  function draftOf(form) {
+  /* A form as a draft under ``key``: its fields (not the token), its photos, where it is
+     sent and the page it was filled in on. */
+  function draftOf(form, key, kind) {
     var fields = [];
     var files = [];
+    var fileField = "photos";
     Array.prototype.forEach.call(form.elements, function (input) {
       if (!input.name || input.disabled || input.name === "csrfmiddlewaretoken") return;
       if (input.type === "file") {
+        fileField = input.name;
         Array.prototype.forEach.call(input.files, function (f) { files.push(f); });
       } else if ((input.type === "checkbox" || input.type === "radio") && !input.checked) {
         return;
@@ -72,10 +77,9 @@
         fields.push([input.name, input.value]);
       }
     });
-    var submission = (fields.filter(function (f) { return f[0] === "submission"; })[0] || [])[1];
     return {
-      submission: submission, user: user, fields: fields, files: files,
-      saved: Date.now(), state: "waiting"
+      submission: key, kind: kind, user: user, url: form.action, page: location.pathname,
+      fields: fields, files: files, fileField: fileField, saved: Date.now(), state: "waiting"
     };
   }
 
@@ -89,9 +93,9 @@
   function send(draft, sender) {
     var data = new FormData();
     draft.fields.forEach(function (f) { data.append(f[0], f[1]); });
-    draft.files.forEach(function (f) { data.append("photos", f, f.name); });
+    draft.files.forEach(function (f) { data.append(draft.fileField || "photos", f, f.name); });
     data.append("csrfmiddlewaretoken", token());
-    return fetch(reportUrl, {
+    return fetch(draft.url || reportUrl, {
       method: "POST", body: data, credentials: "same-origin",
       headers: {"X-GridGov-Outbox": sender}
     }).then(function (response) {
@@ -129,6 +133,7 @@
           if (stopped) return null;
           return send(draft, "kept").then(function (result) {
             if (result.outcome === "sent") {
+              result.case.kind = draft.kind;
               sentNow.push(result.case);
               return remove(draft.submission);
             }
@@ -172,38 +177,162 @@
         if (d.state === "editing" && now - d.saved > EDITING_DAYS * 864e5) remove(d.submission);
       });
       var waiting = drafts.filter(function (d) { return d.state === "waiting"; });
-      var correct = drafts.filter(function (d) { return d.state === "correct"; });
-      var list = document.createDocumentFragment();
-      if (waiting.length) {
-        var text = interpolate(ngettext(
+      var reports = waiting.filter(function (d) { return d.kind !== "action"; }).length;
+      var actions = waiting.length - reports;
+      var lines = [];
+      if (reports) {
+        lines.push([interpolate(ngettext(
           "%s report is kept on this phone and will be sent when the connection returns.",
           "%s reports are kept on this phone and will be sent when the connection returns.",
-          waiting.length), [waiting.length]);
-        var parts = [text];
-        if (box.dataset.stopped === "login") {
-          parts.push(" ", link(gettext("Log in again to send."),
-            loginUrl + "?next=" + encodeURIComponent(location.pathname)));
-        }
-        list.appendChild(line(parts));
+          reports), [reports])]);
       }
-      correct.forEach(function (d) {
-        list.appendChild(line([
-          gettext("A kept report was not accepted: "),
-          link(gettext("open it to correct it"), reportUrl + "?draft=" + d.submission), "."
-        ]));
+      if (actions) {
+        lines.push([interpolate(ngettext(
+          "%s action on a case is kept on this phone and will be sent when the connection returns.",
+          "%s actions on cases are kept on this phone and will be sent when the connection returns.",
+          actions), [actions])]);
+      }
+      if (lines.length && box.dataset.stopped === "login") {
+        lines[lines.length - 1].push(" ", link(gettext("Log in again to send."),
+          loginUrl + "?next=" + encodeURIComponent(location.pathname)));
+      }
+      drafts.filter(function (d) { return d.state === "correct"; }).forEach(function (d) {
+        var discard = document.createElement("button");
+        discard.type = "button";
+        discard.className = "linklike";
+        discard.textContent = gettext("discard it");
+        discard.addEventListener("click", function () { remove(d.submission).then(show); });
+        lines.push([
+          d.kind === "action" ? gettext("A kept action was not accepted: ")
+            : gettext("A kept report was not accepted: "),
+          link(gettext("open it to correct it"), d.page + "?draft=" + encodeURIComponent(d.submission)),
+          " · ", discard
+        ]);
       });
       sentNow.forEach(function (found) {
-        list.appendChild(line([
-          gettext("A kept report was sent: "), link(interpolate(gettext("case %s"), [found.reference]), found.url), "."
-        ]));
+        lines.push([
+          found.kind === "action" ? gettext("A kept action was sent: ")
+            : gettext("A kept report was sent: "),
+          link(interpolate(gettext("case %s"), [found.reference]), found.url), "."
+        ]);
       });
       box.innerHTML = "";
-      box.appendChild(list);
+      lines.forEach(function (parts) { box.appendChild(line(parts)); });
       box.hidden = !box.children.length;
       box.dataset.waiting = String(waiting.length);
       return drafts;
     });
   }
+
+  /* Send ``form`` through the outbox when it is submitted. options: key() (the draft's
+     key), kind ("report" or "action"), state (where "Sending…" shows), kept(outcome) (shows
+     that the form waits on the phone: "offline" or "login"), replaces() (the key of a
+     draft this form was opened from, if any). */
+  function attach(form, options) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (form.dataset.sending) return;  // a second tap while the first is on its way
+      form.dataset.sending = "1";
+      var button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      if (options.state) options.state.textContent = gettext("Sending…");
+      var draft = draftOf(form, options.key(), options.kind);
+      var replaced = options.replaces ? options.replaces() : null;
+      // Kept before it is sent: if the page closes meanwhile, the outbox sends it later. A
+      // draft opened to be corrected gives way to this one.
+      (replaced && replaced !== draft.submission ? remove(replaced) : Promise.resolve()).then(function () {
+        return keep(draft);
+      }).then(function () {
+        return send(draft, "page");
+      }).then(function (result) {
+        if (result.outcome === "sent") {
+          return remove(draft.submission).then(function () { location.assign(result.case.url); });
+        }
+        if (result.outcome === "refused") {
+          // The form came back with its errors (or the nearby cases): shown in place of
+          // this page, whose script puts the photos back from the draft.
+          draft.state = "editing";
+          return keep(draft).then(function () {
+            document.open();
+            document.write(result.html);
+            document.close();
+          });
+        }
+        options.kept(result.outcome);
+        return show();
+      }).catch(function () {
+        // The browser could not keep the draft (private mode, storage full): post as usual.
+        form.submit();
+      });
+    });
+  }
+
+  /* The draft kept under ``key`` back in ``form``: its photos into an empty photo field
+     (the form came back with an error), and its other fields too when ``fields`` (opened
+     from the list). Resolves to the draft, or null. */
+  function restore(form, key, fields) {
+    return get(key).then(function (draft) {
+      if (!draft) return null;
+      if (fields) {
+        var values = {};
+        draft.fields.forEach(function (f) { values[f[0]] = f[1]; });
+        Array.prototype.forEach.call(form.elements, function (input) {
+          if (!input.name || !(input.name in values) || input.type === "file") return;
+          if (input.name === "csrfmiddlewaretoken" || input.name === "submission") return;
+          if (/-version$/.test(input.name)) return;  // the case as it is now
+          if (input.type === "checkbox") input.checked = true;
+          else input.value = values[input.name];
+        });
+      }
+      var photos = form.querySelector("input[type=file]");
+      draft.restored = 0;
+      if (photos && draft.files.length && !photos.files.length && window.DataTransfer) {
+        var transfer = new DataTransfer();
+        draft.files.forEach(function (f) { transfer.items.add(f); });
+        photos.files = transfer.files;
+        draft.restored = draft.files.length;
+      }
+      return draft;
+    });
+  }
+
+  function photosKept(count) {
+    return interpolate(ngettext("%s photo kept from the last try.",
+      "%s photos kept from the last try.", count), [count]);
+  }
+
+  /* The case page's action forms: each kept under its case, action and the case's version
+     (sent again, the server finds it done); opened from the list (?draft=), the form of
+     the same action takes the draft whatever the case's version is now. */
+  var opening = new URLSearchParams(location.search).get("draft");
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-outbox-action]"), function (form) {
+    var version = form.querySelector("input[name$='-version']");
+    var key = "action:" + new URL(form.action).pathname + ":" + (version ? version.value : "");
+    var note = document.createElement("p");
+    note.className = "hint";
+    note.setAttribute("aria-live", "polite");
+    form.appendChild(note);
+    var opened = opening && opening.indexOf("action:" + new URL(form.action).pathname + ":") === 0;
+    attach(form, {
+      key: function () { return key; },
+      replaces: function () { return opened ? opening : null; },
+      kind: "action",
+      state: note,
+      kept: function (outcome) {
+        note.textContent = outcome === "login"
+          ? gettext("Your session has ended: this is kept on this phone and will be sent once you log in again.")
+          : gettext("No connection: this is kept on this phone and will be sent as soon as the connection returns.");
+      }
+    });
+    restore(form, opened ? opening : key, opened).then(function (draft) {
+      if (!draft) return;
+      if (opened) {
+        form.closest("details").open = true;
+        form.scrollIntoView();
+      }
+      if (draft.restored) note.textContent = photosKept(draft.restored);
+    });
+  });
 
   // Logging out deletes the report page's copies (report_offline.js): the next person on
   // this phone must not open this person's page with no connection. Kept reports stay,
@@ -232,6 +361,6 @@
 
   window.gridgov = window.gridgov || {};
   window.gridgov.outbox = {
-    draftOf: draftOf, keep: keep, get: get, remove: remove, send: send, flush: flush, show: show
+    attach: attach, restore: restore, photosKept: photosKept, show: show
   };
 })();

@@ -74,44 +74,18 @@
     navigator.serviceWorker.register(form.dataset.offlineWorker, {scope: form.dataset.offlineScope})
       .catch(function () {});  // no HTTPS (or localhost): the page needs the network to open
   }
-  form.addEventListener("submit", function (event) {
-    if (!outbox) return;
-    event.preventDefault();
-    if (form.dataset.sending) return;  // a second tap while the first is on its way
-    form.dataset.sending = "1";
-    submitButton.disabled = true;
-    sendState.textContent = gettext("Sending…");
-    var draft = outbox.draftOf(form);
-    // Kept before it is sent: if the page closes meanwhile, the outbox sends it later.
-    outbox.keep(draft).then(function () {
-      return outbox.send(draft, "page");
-    }).then(function (result) {
-      if (result.outcome === "sent") {
-        return outbox.remove(draft.submission).then(function () {
-          location.assign(result.case.url);
-        });
+  if (outbox) {
+    outbox.attach(form, {
+      key: function () { return key; },
+      kind: "report",
+      state: sendState,
+      kept: function (outcome) {
+        form.hidden = true;
+        document.getElementById("kept").hidden = false;
+        document.getElementById(outcome === "login" ? "kept-login" : "kept-offline").hidden = false;
       }
-      if (result.outcome === "refused") {
-        // The form came back with its errors or the nearby cases: shown in place of this
-        // page; its script puts the photos back from the draft.
-        draft.state = "editing";
-        return outbox.keep(draft).then(function () {
-          document.open();
-          document.write(result.html);
-          document.close();
-        });
-      }
-      // No connection, or the session ended: the report waits on the phone.
-      form.hidden = true;
-      document.getElementById("kept").hidden = false;
-      document.getElementById(result.outcome === "login" ? "kept-login" : "kept-offline").hidden = false;
-      return outbox.show();
-    }).catch(function () {
-      // The browser could not keep the draft (private mode, storage full): post as usual.
-      outbox = null;
-      form.submit();
     });
-  });
+  }
 
   // With no connection no new page loads: the next report starts in this one, with a
   // new key, the position kept (the worker is where the last problem was).
@@ -146,37 +120,18 @@
   }
 
   // This report's draft, if one is kept: its photos go back into the empty photo field
-  // (the form came back with an error), and when it is opened from the outbox's list
-  // (?draft=) its fields too.
+  // (the form came back with an error); opened from the outbox's list (?draft=), an empty
+  // form (not one sent back with its errors, which holds what was sent) takes its fields.
   if (outbox) {
-    outbox.get(key).then(function (draft) {
+    var opened = new URLSearchParams(location.search).get("draft") === key && "empty" in form.dataset;
+    outbox.restore(form, key, opened).then(function (draft) {
       if (!draft) return;
-      // Opened from the outbox's list: an empty form (not one sent back with its errors,
-      // which holds what was sent) takes the draft's fields.
-      var opened = new URLSearchParams(location.search).get("draft") === key;
-      if (opened && "empty" in form.dataset) restoreFields(draft);
-      if (draft.files.length && !photos.files.length && window.DataTransfer) {
-        var transfer = new DataTransfer();
-        draft.files.forEach(function (f) { transfer.items.add(f); });
-        photos.files = transfer.files;
-        document.getElementById("photos-kept").textContent = interpolate(ngettext(
-          "%s photo kept from the last try.", "%s photos kept from the last try.",
-          draft.files.length), [draft.files.length]);
+      if (opened) {
+        if (lat.value && lon.value) pin.set(Number(lat.value), Number(lon.value), gettext("Position:"));
+        checkDuplicates();
       }
+      if (draft.restored) document.getElementById("photos-kept").textContent = outbox.photosKept(draft.restored);
     });
-  }
-
-  function restoreFields(draft) {
-    var values = {};
-    draft.fields.forEach(function (f) { values[f[0]] = f[1]; });
-    Array.prototype.forEach.call(form.elements, function (input) {
-      if (!input.name || !(input.name in values) || input.type === "file") return;
-      if (input.name === "csrfmiddlewaretoken" || input.name === "submission") return;
-      if (input.type === "checkbox") input.checked = true;
-      else input.value = values[input.name];
-    });
-    if (values.lat && values.lon) pin.set(Number(values.lat), Number(values.lon), gettext("Position:"));
-    checkDuplicates();
   }
 
   var pending = null;

@@ -8,11 +8,12 @@ import re
 import pytest
 from django.urls import reverse
 
-from cases.models import Case, CaseReporter, Source
+from cases.models import Case, CaseReporter, Source, Stage
 from cases.services import case_report
+from cases.workflow import perform
 from tests.base import PASSWORD
 from tests.cases.base import INSIDE
-from tests.cases.test_browser_loop import sign_in_on_the_street
+from tests.cases.test_browser_loop import PHONE, sign_in, sign_in_on_the_street
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +79,9 @@ def test_a_report_made_offline_is_kept_and_sent_when_the_connection_returns(
     # duplicate: it waits for her to decide.
     refused = page.locator("#outbox li", has_text="A kept report was not accepted")
     refused.wait_for()
-    assert refused.inner_text() == "A kept report was not accepted: open it to correct it."
+    assert (
+        refused.inner_text() == "A kept report was not accepted: open it to correct it · discard it"
+    )
     screenshot(page, "kept-sent")
 
     refused.locator("a").click()
@@ -235,4 +238,77 @@ def test_the_report_page_opens_with_no_connection_and_its_report_is_kept(
     page.click("#logout")
     page.wait_for_url(re.compile(r"/login/"))
     assert page.evaluate("caches.keys()") == []
+    ctx.close()
+
+
+def test_a_check_on_site_made_offline_is_kept_and_closes_the_case_when_sent(
+    live_server, browser, world, photo_file, screenshot
+):
+    case = world().case_in(Stage.CHECKING)
+    photos = case.photos.count()
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
+    page.click('summary[data-action="check_pass"]')
+    form = page.locator('form[action$="/act/check_pass/"]')
+    form.locator('input[type="file"]').set_input_files(photo_file("fixed.jpg"))
+    ctx.set_offline(True)
+    form.locator("button.primary").click()
+    form.locator("p.hint", has_text="No connection: this is kept on this phone").wait_for()
+    assert page.locator("#outbox").inner_text() == (
+        "1 action on a case is kept on this phone and will be sent when the connection returns."
+    )
+    screenshot(page, "check-kept")
+    case.refresh_from_db()
+    assert case.stage == Stage.CHECKING
+
+    ctx.set_offline(False)
+    sent = page.locator("#outbox li", has_text="A kept action was sent")
+    sent.wait_for(timeout=45_000)
+    assert sent.inner_text() == f"A kept action was sent: case {case.reference}."
+    case.refresh_from_db()
+    assert (case.stage, case.photos.count()) == (Stage.CLOSED, photos + 1)
+    assert case.events.filter(action="check_pass", actor=world.wang).count() == 1
+    ctx.close()
+
+
+def test_a_kept_action_the_case_moved_past_waits_to_be_corrected_with_its_photo(
+    live_server, browser, world, photo_file, screenshot
+):
+    case = world().case_in(Stage.IN_PROGRESS)
+    ctx, page = sign_in(browser, live_server, "chen", **PHONE)
+    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
+    page.click('summary[data-action="report_done"]')
+    form = page.locator('form[action$="/act/report_done/"]')
+    form.locator("textarea").fill("已清运完毕")
+    form.locator('input[type="file"]').set_input_files(photo_file("after.jpg"))
+    ctx.set_offline(True)
+    form.locator("button.primary").click()
+    form.locator("p.hint", has_text="No connection").wait_for()
+    # Meanwhile the supervisor issues a supervision order: the case moved on.
+    perform(case, "supervise", world.zhou, reason="群众反映强烈", data={"level": 1})
+
+    ctx.set_offline(False)
+    refused = page.locator("#outbox li", has_text="A kept action was not accepted")
+    refused.wait_for(timeout=45_000)
+    assert refused.inner_text() == (
+        "A kept action was not accepted: open it to correct it · discard it"
+    )
+    case.refresh_from_db()
+    assert case.stage == Stage.IN_PROGRESS
+    refused.locator("a").click()
+    form = page.locator('form[action$="/act/report_done/"]')
+    form.locator("p.hint", has_text="1 photo kept from the last try.").wait_for()
+    assert form.locator("textarea").input_value() == "已清运完毕"
+    assert (
+        page.locator('details:has(summary[data-action="report_done"])').get_attribute("open") == ""
+    )
+    screenshot(page, "action-reopened")
+    form.locator("button.primary").click()
+    page.wait_for_url(re.compile(rf"/cases/{case.pk}/$"))
+    page.locator("#case-stage", has_text="Awaiting on-site check").wait_for()
+    case.refresh_from_db()
+    assert case.stage == Stage.CHECKING
+    assert case.photos.filter(kind="after").count() == 1
+    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '0'")
+    assert page.locator("#outbox").is_hidden()
     ctx.close()

@@ -202,8 +202,9 @@ class ReportPageTestCase(CaseTestCase):
             self.client.force_login(person)
             self.assertEqual(self.client.get(reverse("cases:report")).status_code, 403)
             self.assertEqual(self.client.get(reverse("cases:report_offline")).status_code, 403)
+            # Officers keep their actions on the phone; the others work at a desk.
             home = self.client.get(reverse("home"), follow=True)
-            self.assertNotIn("outbox.js", home.content.decode())
+            self.assertEqual("outbox.js" in home.content.decode(), person == self.chen)
 
     def test_the_report_pages_service_worker_is_served_to_reporters_fresh(self):
         for person in (self.wang, self.li):
@@ -316,6 +317,39 @@ class CasePageTestCase(CaseTestCase):
             response, "This case changed while you were looking at it", status_code=409
         )
         self.assertContains(response, "不归我们管", status_code=409)
+
+    def test_the_same_action_sent_twice_is_done_once_and_said_so(self):
+        case = self.case_in(Stage.DISPATCHED)
+        self.client.force_login(self.chen)
+        url = reverse("cases:act", args=[case.pk, "accept"])
+        form = {"accept-version": case.version, "accept-reason": ""}
+        self.assertRedirects(self.client.post(url, form), reverse("cases:detail", args=[case.pk]))
+        # A double tap, or a phone sending again after losing the answer.
+        again = self.client.post(url, form, HTTP_ACCEPT_LANGUAGE="en")
+        self.assertRedirects(
+            again, reverse("cases:detail", args=[case.pk]), fetch_redirect_response=False
+        )
+        page = self.client.get(again["Location"], HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(page, "Already done: Accept.")
+        self.assertEqual(case.events.filter(action="accept").count(), 1)
+        # Someone else's change in between is still a change to look at.
+        case.refresh_from_db()
+        seen = case.version
+        perform(case, "supervise", self.zhou, reason="抓紧", data={"level": 1})
+        stale = {
+            "request_extension-version": seen,
+            "request_extension-reason": "材料未到",
+            "request_extension-hours": "8",
+        }
+        self.assertContains(
+            self.client.post(
+                reverse("cases:act", args=[case.pk, "request_extension"]),
+                stale,
+                HTTP_ACCEPT_LANGUAGE="en",
+            ),
+            "This case changed while you were looking at it",
+            status_code=409,
+        )
 
     def test_a_missing_reason_is_asked_for(self):
         case = self.case_in(Stage.REPORTED)
