@@ -14,12 +14,12 @@
   if (!box || !window.indexedDB || !window.fetch || !window.FormData || !window.Promise) return;
   var DB = "gridgov-outbox", STORE = "reports";
   var RETRY_MS = 30000;
-  var EDITING_DAYS = 2;  // a refused report left uncorrected in its form is dropped after this
+  var EDITING_DAYS = 2;  // a form sent back with errors and left uncorrected is dropped after this
   var user = box.dataset.user;
   var reportUrl = box.dataset.reportUrl;
   var loginUrl = box.dataset.loginUrl;
   var flushing = false;
-  var sentNow = [];  // {reference, url} sent from this page since it opened
+  var sentNow = [];  // {reference, url, kind} sent from this page since it opened
 
   function database() {
     return new Promise(function (resolve, reject) {
@@ -307,12 +307,14 @@
   var opening = new URLSearchParams(location.search).get("draft");
   Array.prototype.forEach.call(document.querySelectorAll("form[data-outbox-action]"), function (form) {
     var version = form.querySelector("input[name$='-version']");
-    var key = "action:" + new URL(form.action).pathname + ":" + (version ? version.value : "");
+    // Keys are shared by everyone on the phone: the person's own id is part of it.
+    var prefix = "action:" + user + ":" + new URL(form.action).pathname + ":";
+    var key = prefix + (version ? version.value : "");
     var note = document.createElement("p");
     note.className = "hint";
     note.setAttribute("aria-live", "polite");
     form.appendChild(note);
-    var opened = opening && opening.indexOf("action:" + new URL(form.action).pathname + ":") === 0;
+    var opened = opening && opening.indexOf(prefix) === 0;
     attach(form, {
       key: function () { return key; },
       replaces: function () { return opened ? opening : null; },
