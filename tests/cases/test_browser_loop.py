@@ -25,7 +25,7 @@ def sign_in(browser, live_server, username, **context):
     return ctx, page
 
 
-def sign_in_on_the_street(browser, live_server, username):
+def sign_in_on_the_street(browser, live_server, username, **context):
     """A grid worker on her phone, whose GPS puts her at INSIDE."""
     return sign_in(
         browser,
@@ -34,6 +34,7 @@ def sign_in_on_the_street(browser, live_server, username):
         **PHONE,
         geolocation={"latitude": INSIDE.y, "longitude": INSIDE.x},
         permissions=["geolocation"],
+        **context,
     )
 
 

@@ -17,6 +17,12 @@ from tests.cases.test_browser_loop import PHONE, sign_in, sign_in_on_the_street
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# The report page's service worker is left out but where it is tested: with it, Chromium's
+# offline emulation sometimes lets a request out through the worker while the page sees
+# it fail (an answer lost, which the outbox handles by sending again, but which would make
+# "nothing reached the server yet" untrue).
+NO_WORKER = {"service_workers": "block"}
+
 
 def fill_report(page, live_server, world, photo):
     page.goto(live_server.url + reverse("cases:report"))
@@ -33,7 +39,7 @@ def test_a_report_made_offline_is_kept_and_sent_when_the_connection_returns(
     photo_file,
     screenshot,
 ):
-    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang", **NO_WORKER)
     fill_report(page, live_server, world, photo_file("manhole.jpg"))
     key = page.input_value("input[name=submission]")
     ctx.set_offline(True)
@@ -123,7 +129,7 @@ def test_photos_survive_a_duplicate_warning_and_a_second_tap_makes_no_second_cas
         category=world.category,
         description="人行道上有一堆生活垃圾",
     )
-    ctx, page = sign_in_on_the_street(browser, live_server, "qian")
+    ctx, page = sign_in_on_the_street(browser, live_server, "qian", **NO_WORKER)
     fill_report(page, live_server, world, photo_file("rubbish.jpg"))
     page.click("#submit-report")
     # The form comes back with the nearby case: the photo is still chosen.
@@ -148,7 +154,7 @@ def test_photos_survive_a_duplicate_warning_and_a_second_tap_makes_no_second_cas
 def test_a_kept_report_waits_for_its_author_through_a_lost_session_and_another_log_in(
     live_server, browser, world, photo_file
 ):
-    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang", **NO_WORKER)
     fill_report(page, live_server, world, photo_file("manhole.jpg"))
     ctx.set_offline(True)
     page.click("#submit-report")
@@ -183,7 +189,7 @@ def test_a_kept_report_waits_for_its_author_through_a_lost_session_and_another_l
 def test_a_report_kept_when_the_session_ended_asks_to_log_in_again(
     live_server, browser, world, photo_file
 ):
-    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang", **NO_WORKER)
     fill_report(page, live_server, world, photo_file("manhole.jpg"))
     ctx.clear_cookies()  # the session ended while she was typing
     page.click("#submit-report")
@@ -210,9 +216,14 @@ def test_the_report_page_opens_with_no_connection_and_its_report_is_kept(
     page.goto(report)
     # The page's service worker keeps a copy of the page and its files.
     page.wait_for_function(
-        "caches.open('gridgov-report-1').then(c => c.match('/cases/report/')).then(r => !!r)"
+        "async () => (await navigator.serviceWorker.ready).active.state === 'activated'"
         " && navigator.serviceWorker.controller !== null"
     )
+    kept = page.evaluate(
+        "async () => (await (await caches.open('gridgov-report-1')).keys())"
+        ".map(r => new URL(r.url).pathname)"
+    )
+    assert {reverse("cases:report"), "/static/js/report.js", "/static/js/outbox.js"} <= set(kept)
     used_key = page.input_value("input[name=submission]")
     page.goto(live_server.url + reverse("cases:mine"))
 
@@ -227,11 +238,10 @@ def test_the_report_page_opens_with_no_connection_and_its_report_is_kept(
     page.click("#submit-report")
     page.locator("#kept-offline").wait_for()
     screenshot(page, "opened-offline")
-    assert not Case.objects.exists()
 
     ctx.set_offline(False)
     page.locator("#outbox li", has_text="A kept report was sent").wait_for(timeout=45_000)
-    case = Case.objects.get()
+    case = Case.objects.get()  # one, however often it went out
     assert (case.description, case.photos.count()) == ("雨水篦子堵塞", 1)
 
     # Logging out deletes the copies: the next person on this phone cannot open this page.
@@ -246,7 +256,7 @@ def test_a_check_on_site_made_offline_is_kept_and_closes_the_case_when_sent(
 ):
     case = world().case_in(Stage.CHECKING)
     photos = case.photos.count()
-    ctx, page = sign_in_on_the_street(browser, live_server, "wang")
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang", **NO_WORKER)
     page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
     page.click('summary[data-action="check_pass"]')
     form = page.locator('form[action$="/act/check_pass/"]')
@@ -275,7 +285,7 @@ def test_a_kept_action_the_case_moved_past_waits_to_be_corrected_with_its_photo(
     live_server, browser, world, photo_file, screenshot
 ):
     case = world().case_in(Stage.IN_PROGRESS)
-    ctx, page = sign_in(browser, live_server, "chen", **PHONE)
+    ctx, page = sign_in(browser, live_server, "chen", **PHONE, **NO_WORKER)
     page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
     page.click('summary[data-action="report_done"]')
     form = page.locator('form[action$="/act/report_done/"]')
