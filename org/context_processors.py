@@ -63,7 +63,8 @@ def roles(request):
         ],
         "quick_links": links,
         # People whose forms are filled in on the street (a report, a check on site, a
-        # handling done) keep them on the phone while there is no connection (outbox.js);
-        # the dispatch desk's report page sends through it too.
-        "outbox": user.has_role(Role.GRID_WORKER, Role.DISPATCHER, Role.OFFICER),
+        # handling done) keep them on the phone while there is no connection (outbox.js).
+        # Not the dispatch desk: it works on a wired connection, and its calls carry
+        # citizens' names and phone numbers, which are not left in a browser's storage.
+        "outbox": user.has_role(Role.GRID_WORKER, Role.OFFICER),
     }
