@@ -47,6 +47,7 @@ from .workflow import (
     NotAllowed,
     TransitionError,
     allowed_actions,
+    done_since,
     perform,
 )
 
@@ -396,12 +397,21 @@ class CaseAct(CaseScope, APIView):
                 photos=values.get("photos") or [],
             )
         except TransitionError as error:
-            raise transition_error(error) from None
+            event = None
+            if isinstance(error, CaseChanged):
+                event = done_since(case, action, request.user, values["version"])
+            if event is None:
+                raise transition_error(error) from None
+            # Sent again (a timeout, a lost answer): it was done; the same answer.
+            replayed = {"Idempotent-Replayed": "true"}
+        else:
+            replayed = {}
         case = self.get_case(pk) if case.stage != Stage.MERGED else case
         return Response(
             ActionResultSerializer(
                 {"event": event, "case": case}, context={"request": request}
-            ).data
+            ).data,
+            headers=replayed,
         )
 
     def find_case_pk(self, reference: str) -> int | None:

@@ -34,6 +34,7 @@ from .workflow import (
     InvalidInput,
     TransitionError,
     allowed_actions,
+    done_since,
     perform,
 )
 
@@ -462,9 +463,7 @@ def act(request, pk: int, action: str):
                 photos=form.cleaned_data.get("photos") or [],
             )
         except TransitionError as error:
-            if isinstance(error, CaseChanged) and _done_by_this_form(
-                case, action, request, version
-            ):
+            if isinstance(error, CaseChanged) and done_since(case, action, request.user, version):
                 message = _("Already done: %(action)s.") % {"action": transition.label}
                 return _answered(request, case, message)
             form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -477,14 +476,6 @@ def act(request, pk: int, action: str):
     return render(
         request, "cases/detail.html", detail_context(request, case, failed=form), status=status
     )
-
-
-def _done_by_this_form(case: Case, action: str, request, version: int) -> bool:
-    """Whether the case's one change since ``version`` is this person taking ``action``."""
-    if case.version != version + 1:
-        return False
-    last = case.events.order_by("-at", "-id").values_list("actor_id", "action").first()
-    return last == (request.user.pk, action)
 
 
 def find_case_pk(request, reference: str) -> int | None:

@@ -816,6 +816,18 @@ def perform(
     return event
 
 
+def done_since(case: Case, action: str, user, version: int) -> CaseEvent | None:
+    """The event of ``user`` taking ``action`` if that is the case's one change since
+    ``version``: the same request sent again (a double tap, an answer lost), which was
+    done, rather than a change made by someone else (``CaseChanged``)."""
+    if case.version != version + 1:
+        return None
+    last = case.events.order_by("-at", "-id").first()
+    if last is None or (last.actor_id, last.action) != (user.pk, action):
+        return None
+    return last
+
+
 def _take(
     transition: Transition,
     case: Case,

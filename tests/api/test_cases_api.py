@@ -395,6 +395,25 @@ class ActTestCase(ApiTestCase):
         self.assertError(response, 409, "version", "This case changed")
         self.assertFalse(self.case_a.requests.exists())
 
+    def test_an_action_sent_again_after_a_lost_answer_is_done_once(self):
+        body = {"version": self.case_a.version}
+        first = self.call("POST", act_url(self.case_a, "accept"), body, user=self.chen)
+        self.assertEqual(first.status_code, 200, first.content)
+        again = self.call("POST", act_url(self.case_a, "accept"), body, user=self.chen)
+        self.assertEqual(again.status_code, 200, again.content)
+        self.assertEqual(again["Idempotent-Replayed"], "true")
+        self.assertEqual(again.json(), first.json())
+        self.assertEqual(self.case_a.events.filter(action="accept").count(), 1)
+        # Another person's action since is a change to look at, not a replay.
+        self.case_a.refresh_from_db()
+        seen = self.case_a.version
+        perform(self.case_a, "supervise", self.zhou, reason="抓紧", data={"level": 1})
+        stale = {"version": seen, "reason": "材料未到", "hours": "8"}
+        response = self.call(
+            "POST", act_url(self.case_a, "request_extension"), stale, user=self.chen
+        )
+        self.assertError(response, 409, "version", "This case changed")
+
     def test_every_role_may_only_take_its_own_actions(self):
         for role, person in self.personas.items():
             with self.subTest(role=role):
