@@ -322,3 +322,29 @@ def test_a_kept_action_the_case_moved_past_waits_to_be_corrected_with_its_photo(
     page.wait_for_function("document.getElementById('outbox').dataset.waiting === '0'")
     assert page.locator("#outbox").is_hidden()
     ctx.close()
+
+
+def test_a_kept_action_no_longer_wanted_is_discarded_from_the_list(
+    live_server, browser, world, photo_file
+):
+    case = world().case_in(Stage.IN_PROGRESS)
+    ctx, page = sign_in(browser, live_server, "chen", **PHONE, **NO_WORKER)
+    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
+    page.click('summary[data-action="report_done"]')
+    form = page.locator('form[action$="/act/report_done/"]')
+    form.locator('input[type="file"]').set_input_files(photo_file("after.jpg"))
+    ctx.set_offline(True)
+    form.locator("button.primary").click()
+    form.locator("p.hint", has_text="No connection").wait_for()
+    perform(case, "request_return", world.chen, reason="不归我们管")  # from another device
+
+    ctx.set_offline(False)
+    refused = page.locator("#outbox li", has_text="A kept action was not accepted")
+    refused.wait_for(timeout=45_000)
+    refused.locator("button", has_text="discard it").click()
+    page.wait_for_function("document.getElementById('outbox').hidden")
+    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
+    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '0'")
+    assert page.locator("#outbox").is_hidden()
+    assert not case.photos.filter(kind="after").exists()
+    ctx.close()
