@@ -356,7 +356,10 @@
   }
 
   window.addEventListener("online", flush);
-  setInterval(function () {
+  var retry = setInterval(function () {
+    // A page replaced in place (a form sent back with its errors) keeps its timers: the
+    // new page's script does the sending.
+    if (!document.documentElement.contains(box)) return clearInterval(retry);
     if (!document.hidden && box.dataset.waiting && box.dataset.waiting !== "0") flush();
   }, RETRY_MS);
   flush();
