@@ -1,10 +1,18 @@
+import datetime
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import last_modified
+from django.views.decorators.vary import vary_on_headers
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
@@ -21,6 +29,29 @@ def healthz(request):
 def favicon(request):
     """Browsers ask for /favicon.ico on pages that name no icon (the admin, the API's JSON)."""
     return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
+def _catalogue_changed() -> datetime.datetime:
+    """When the JavaScript translations last changed: the newest compiled catalogue of the
+    project's and the installed apps' locale folders."""
+    folders = [Path(p) for p in settings.LOCALE_PATHS]
+    folders += [Path(config.path) / "locale" for config in apps.get_app_configs()]
+    newest = max(
+        (f.stat().st_mtime for d in folders for f in d.glob("*/LC_MESSAGES/djangojs.mo")),
+        default=0,
+    )
+    return datetime.datetime.fromtimestamp(int(newest), tz=datetime.UTC)
+
+
+# The pages of people on the street load this on every page: a browser asks whether it
+# changed (Last-Modified) and is answered 304 with no body until a release changes it.
+# It depends on the language, from the Accept-Language header or the language cookie.
+_CATALOGUE_CHANGED = _catalogue_changed()
+javascript_catalogue = vary_on_headers("Accept-Language", "Cookie")(
+    cache_control(private=True, no_cache=True)(
+        last_modified(lambda request: _CATALOGUE_CHANGED)(JavaScriptCatalog.as_view())
+    )
+)
 
 
 @csrf_exempt
@@ -62,7 +93,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("no-role/", org_views.no_role, name="no_role"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("jsi18n/", javascript_catalogue, name="javascript-catalog"),
     path("org/", include("org.urls")),
     path("grids/", include("grids.urls")),
     path("cases/", include("cases.urls")),

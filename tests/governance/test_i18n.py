@@ -1,3 +1,4 @@
+import json
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,22 @@ class LanguageTestCase(BaseTestCase):
         self.assertContains(response, "登录")
         self.assertContains(response, 'lang="zh-hans"')
         self.assertNotContains(response, ">Log in<")
+
+    def test_the_javascript_catalogue_is_asked_again_and_answered_304_until_it_changes(self):
+        url = reverse("javascript-catalog")
+        sending = json.dumps("正在发送")[1:-1]  # as the catalogue writes it, escaped
+        chinese = self.client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN")
+        self.assertContains(chinese, sending)
+        self.assertEqual(chinese["Cache-Control"], "private, no-cache")
+        self.assertIn("Accept-Language", chinese["Vary"])
+        self.assertIn("Cookie", chinese["Vary"])
+        since = chinese["Last-Modified"]
+        again = self.client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN", HTTP_IF_MODIFIED_SINCE=since)
+        self.assertEqual((again.status_code, again.content), (304, b""))
+        older = "Mon, 01 Jan 2001 00:00:00 GMT"
+        english = self.client.get(url, HTTP_ACCEPT_LANGUAGE="en", HTTP_IF_MODIFIED_SINCE=older)
+        self.assertEqual(english.status_code, 200)
+        self.assertNotContains(english, sending)
 
     def test_it_follows_the_browser_language(self):
         response = self.client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
