@@ -29,7 +29,7 @@ from keys.models import SCOPE_ACT_PREFIX, SCOPE_CASES_CREATE, SCOPE_CASES_READ, 
 from keys.permissions import key_of
 from org.models import Department, Role
 
-from .models import OPEN_STAGES, Case, CaseReporter, Category, FilingCondition, Stage
+from .models import OPEN_STAGES, Case, Category, FilingCondition, Stage
 from .serializers import (
     ActionInputSerializer,
     ActionResultSerializer,
@@ -291,12 +291,9 @@ class CaseList(CaseScope, generics.ListAPIView):
 
     def made_by(self, submission: uuid.UUID) -> Response | None:
         """The answer to a request whose idempotency key made a case already."""
-        reporter = CaseReporter.objects.filter(
-            user=self.request.user, submission=submission
-        ).first()
-        if reporter is None:
+        case = with_related(Case.objects.submitted(self.request.user, submission)).first()
+        if case is None:
             return None
-        case = with_related(Case.objects.filter(pk=reporter.case_id)).get()
         key = key_of(self.request)
         if key is not None and not key.may_see_case(case):
             raise exceptions.ValidationError(

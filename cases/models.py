@@ -224,6 +224,11 @@ class CaseQuerySet(models.QuerySet):
             )
         return self.filter(scope)
 
+    def submitted(self, user, submission) -> "CaseQuerySet":
+        """The case that ``user``'s report with this key (``CaseReporter.submission``) made:
+        a report sent again finds it rather than making another."""
+        return self.filter(reporters__user=user, reporters__submission=submission)
+
     def open(self) -> "CaseQuerySet":
         return self.filter(stage__in=OPEN_STAGES)
 

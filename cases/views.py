@@ -24,7 +24,7 @@ from org.decorators import role_required
 from org.models import Membership, Role
 
 from .forms import ActionForm, DryRunForm, ReportForm, leaf_categories
-from .models import Case, CaseReporter, CaseRequest, Category, Photo, Source, Stage
+from .models import Case, CaseRequest, Category, Photo, Source, Stage
 from .routing import routing_dry_run, routing_gaps
 from .routing_explain import department_explanation
 from .services import case_report, duplicates_near
@@ -178,15 +178,11 @@ def _already_received(request):
     key = _uuid(request.POST.get("submission", ""))
     if key is None:
         return None
-    first = (
-        CaseReporter.objects.filter(user=request.user, submission=key)
-        .select_related("case")
-        .first()
-    )
-    if first is None:
+    case = Case.objects.submitted(request.user, key).first()
+    if case is None:
         return None
     message = _("This report was already received as case %(ref)s.")
-    return _answered(request, first.case, message % {"ref": first.case.reference})
+    return _answered(request, case, message % {"ref": case.reference})
 
 
 def _answered(request, case: Case, message: str, *, status: int = 200):

@@ -32,6 +32,21 @@ def fill_report(page, live_server, world, photo):
     page.fill("#id_description", "井盖缺失，行人有跌落危险")
 
 
+def act_offline(ctx, page, live_server, case, action, photo, note=None):
+    """Open the case page, fill ``action`` in with a photo (and a note), lose the
+    connection and send it: it is kept on the phone. Returns the action's form."""
+    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
+    page.click(f'summary[data-action="{action}"]')
+    form = page.locator(f'form[action$="/act/{action}/"]')
+    if note is not None:
+        form.locator("textarea").fill(note)
+    form.locator('input[type="file"]').set_input_files(photo)
+    ctx.set_offline(True)
+    form.locator("button.primary").click()
+    form.locator("p.hint", has_text="No connection: this is kept on this phone").wait_for()
+    return form
+
+
 def test_a_report_made_offline_is_kept_and_sent_when_the_connection_returns(
     live_server,
     browser,
@@ -257,13 +272,7 @@ def test_a_check_on_site_made_offline_is_kept_and_closes_the_case_when_sent(
     case = world().case_in(Stage.CHECKING)
     photos = case.photos.count()
     ctx, page = sign_in_on_the_street(browser, live_server, "wang", **NO_WORKER)
-    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
-    page.click('summary[data-action="check_pass"]')
-    form = page.locator('form[action$="/act/check_pass/"]')
-    form.locator('input[type="file"]').set_input_files(photo_file("fixed.jpg"))
-    ctx.set_offline(True)
-    form.locator("button.primary").click()
-    form.locator("p.hint", has_text="No connection: this is kept on this phone").wait_for()
+    act_offline(ctx, page, live_server, case, "check_pass", photo_file("fixed.jpg"))
     assert page.locator("#outbox").inner_text() == (
         "1 action on a case is kept on this phone and will be sent when the connection returns."
     )
@@ -286,14 +295,7 @@ def test_a_kept_action_the_case_moved_past_waits_to_be_corrected_with_its_photo(
 ):
     case = world().case_in(Stage.IN_PROGRESS)
     ctx, page = sign_in(browser, live_server, "chen", **PHONE, **NO_WORKER)
-    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
-    page.click('summary[data-action="report_done"]')
-    form = page.locator('form[action$="/act/report_done/"]')
-    form.locator("textarea").fill("已清运完毕")
-    form.locator('input[type="file"]').set_input_files(photo_file("after.jpg"))
-    ctx.set_offline(True)
-    form.locator("button.primary").click()
-    form.locator("p.hint", has_text="No connection").wait_for()
+    act_offline(ctx, page, live_server, case, "report_done", photo_file("after.jpg"), "已清运完毕")
     # Meanwhile the supervisor issues a supervision order: the case moved on.
     perform(case, "supervise", world.zhou, reason="群众反映强烈", data={"level": 1})
 
@@ -329,13 +331,7 @@ def test_a_kept_action_no_longer_wanted_is_discarded_from_the_list(
 ):
     case = world().case_in(Stage.IN_PROGRESS)
     ctx, page = sign_in(browser, live_server, "chen", **PHONE, **NO_WORKER)
-    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
-    page.click('summary[data-action="report_done"]')
-    form = page.locator('form[action$="/act/report_done/"]')
-    form.locator('input[type="file"]').set_input_files(photo_file("after.jpg"))
-    ctx.set_offline(True)
-    form.locator("button.primary").click()
-    form.locator("p.hint", has_text="No connection").wait_for()
+    act_offline(ctx, page, live_server, case, "report_done", photo_file("after.jpg"))
     perform(case, "request_return", world.chen, reason="不归我们管")  # from another device
 
     ctx.set_offline(False)
