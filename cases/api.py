@@ -396,7 +396,15 @@ class CaseAct(CaseScope, APIView):
         except TransitionError as error:
             event = None
             if isinstance(error, CaseChanged):
-                event = done_since(case, action, request.user, values["version"])
+                event = done_since(
+                    case,
+                    action,
+                    request.user,
+                    values["version"],
+                    reason=values["reason"],
+                    data=workflow_data,
+                    photos=values.get("photos") or [],
+                )
             if event is None:
                 raise transition_error(error) from None
             # Sent again (a timeout, a lost answer): it was done; the same answer.

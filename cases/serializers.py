@@ -395,6 +395,13 @@ class EventSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, event):
+        data = super().to_representation(event)
+        if isinstance(data.get("payload"), dict) and "sent" in data["payload"]:
+            # The digest that tells a request sent again from another (workflow.done_since).
+            data["payload"] = {k: v for k, v in data["payload"].items() if k != "sent"}
+        return data
+
     def get_label(self, event) -> str:
         from .views import EVENT_LABELS
 

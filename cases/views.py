@@ -459,7 +459,15 @@ def act(request, pk: int, action: str):
                 photos=form.cleaned_data.get("photos") or [],
             )
         except TransitionError as error:
-            if isinstance(error, CaseChanged) and done_since(case, action, request.user, version):
+            if isinstance(error, CaseChanged) and done_since(
+                case,
+                action,
+                request.user,
+                version,
+                reason=form.cleaned_data["reason"],
+                data=data,
+                photos=form.cleaned_data.get("photos") or [],
+            ):
                 message = _("Already done: %(action)s.") % {"action": transition.label}
                 return _answered(request, case, message)
             form.add_error(error.field if error.field in form.fields else None, error.message)

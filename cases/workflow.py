@@ -9,6 +9,8 @@ saves the case and enqueues side effects on commit. The case page's buttons, the
 """
 
 import datetime
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -792,6 +794,8 @@ def perform(
                 _("This case changed while you were looking at it. Reload and check again.")
             )
         ctx, from_stage = _take(transition, locked, user, reason, data or {}, photos)
+        if version is not None:
+            ctx.payload["sent"] = sent_digest(reason, data or {}, photos)
         seen = locked.version
         locked.version = F("version") + 1
         locked.save()
@@ -816,16 +820,43 @@ def perform(
     return event
 
 
-def done_since(case: Case, action: str, user, version: int) -> CaseEvent | None:
+def done_since(
+    case: Case,
+    action: str,
+    user,
+    version: int,
+    *,
+    reason: str = "",
+    data: dict | None = None,
+    photos: Sequence[PhotoUpload] = (),
+) -> CaseEvent | None:
     """The event of ``user`` taking ``action`` if that is the case's one change since
-    ``version``: the same request sent again (a double tap, an answer lost), which was
-    done, rather than a change made by someone else (``CaseChanged``)."""
+    ``version`` and was asked with the same reason, choices and photos: the same request
+    sent again (a double tap, an answer lost), which was done. Anything else is a change
+    the person has not seen (``CaseChanged``): someone else's, or their own from another
+    tab with another choice (a dispatch to another department is not "already done")."""
     if case.version != version + 1:
         return None
     last = case.events.order_by("-at", "-id").first()
     if last is None or (last.actor_id, last.action) != (user.pk, action):
         return None
+    if last.payload.get("sent") != sent_digest(reason, data or {}, photos):
+        return None
     return last
+
+
+def sent_digest(reason: str, data: dict, photos: Sequence[PhotoUpload]) -> str:
+    """A short digest of what a person sent with an action (the reason as ``perform``
+    keeps it, the choices, the photos' bytes), kept in its event's payload as ``sent`` so
+    that ``done_since`` tells the same request sent again from another one."""
+    digest = hashlib.sha256()
+    chosen = {name: str(getattr(value, "pk", value)) for name, value in data.items()}
+    digest.update(
+        json.dumps([(reason or "").strip(), chosen], sort_keys=True, ensure_ascii=False).encode()
+    )
+    for photo in photos:
+        digest.update(hashlib.sha256(photo.content).digest())
+    return digest.hexdigest()[:16]
 
 
 def _take(

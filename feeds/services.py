@@ -108,7 +108,8 @@ def event_body(event, captured: dict[str, Any], *, personal: bool) -> str:
         if captured["department"]
         else None
     )
-    payload = {k: v for k, v in (event.payload or {}).items() if k != "trace"}
+    # Not the routing trace, nor the digest of what was sent (workflow.done_since).
+    payload = {k: v for k, v in (event.payload or {}).items() if k not in ("trace", "sent")}
     body: dict[str, Any] = {
         "id": event.pk,
         "type": event.action,

@@ -414,6 +414,23 @@ class ActTestCase(ApiTestCase):
         )
         self.assertError(response, 409, "version", "This case changed")
 
+    def test_an_action_sent_again_with_other_choices_is_a_change_not_a_replay(self):
+        seen = self.case_a.version
+        first = {"version": seen, "reason": "材料未到", "hours": "8"}
+        response = self.call(
+            "POST", act_url(self.case_a, "request_extension"), first, user=self.chen
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        # What tells a request sent again from another stays inside GridGov.
+        self.assertNotIn("sent", response.json()["event"]["payload"])
+        other = {"version": seen, "reason": "材料未到", "hours": "24"}
+        response = self.call(
+            "POST", act_url(self.case_a, "request_extension"), other, user=self.chen
+        )
+        self.assertError(response, 409, "version", "This case changed")
+        self.assertNotIn("Idempotent-Replayed", response)
+        self.assertEqual(self.case_a.requests.count(), 1)
+
     def test_every_role_may_only_take_its_own_actions(self):
         for role, person in self.personas.items():
             with self.subTest(role=role):

@@ -352,6 +352,47 @@ class CasePageTestCase(CaseTestCase):
             status_code=409,
         )
 
+    def test_a_dispatch_from_another_tab_to_another_department_is_a_change_not_done(self):
+        case = self.case_in(Stage.FILED)
+        self.client.force_login(self.li)
+        url = reverse("cases:act", args=[case.pk, "dispatch"])
+        seen = case.version
+        # Tab A dispatches to sanitation.
+        to_sanitation = {"dispatch-version": seen, "dispatch-department": self.sanitation.pk}
+        self.assertEqual(self.client.post(url, to_sanitation).status_code, 302)
+        # Tab B, opened on the same version, chose landscaping: not what was done.
+        to_landscaping = {"dispatch-version": seen, "dispatch-department": self.landscaping.pk}
+        response = self.client.post(url, to_landscaping, HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(
+            response, "This case changed while you were looking at it", status_code=409
+        )
+        self.assertNotContains(response, "Already done", status_code=409)
+        case.refresh_from_db()
+        self.assertEqual(case.department, self.sanitation)
+        self.assertEqual(case.events.filter(action="dispatch").count(), 1)
+        # Tab A's own form sent again is the one that was done.
+        again = self.client.post(url, to_sanitation, HTTP_ACCEPT_LANGUAGE="en")
+        page = self.client.get(again["Location"], HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(page, "Already done: Dispatch.")
+
+    def test_a_request_with_another_reason_on_the_same_version_is_a_change(self):
+        case = self.case_in(Stage.IN_PROGRESS)
+        self.client.force_login(self.chen)
+        url = reverse("cases:act", args=[case.pk, "request_extension"])
+        form = {
+            "request_extension-version": case.version,
+            "request_extension-reason": "材料未到",
+            "request_extension-hours": "8",
+        }
+        self.assertEqual(self.client.post(url, form).status_code, 302)
+        other = {**form, "request_extension-hours": "24"}
+        self.assertContains(
+            self.client.post(url, other, HTTP_ACCEPT_LANGUAGE="en"),
+            "This case changed while you were looking at it",
+            status_code=409,
+        )
+        self.assertEqual(case.requests.count(), 1)
+
     def test_a_missing_reason_is_asked_for(self):
         case = self.case_in(Stage.REPORTED)
         self.client.force_login(self.li)
