@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from org.models import Department
 
-from .models import Category, FilingCondition, Source, Supervision, Urgency
+from .models import Category, FilingCondition, Source, Supervision, Urgency, validate_phone
 from .photos import process_photo
 from .workflow import Transition
 
@@ -72,9 +72,11 @@ class ReportForm(forms.Form):
     # Hotline, leader and video reports are registered by the centre.
     source = forms.ChoiceField(label=_("Source"), choices=Source.choices, initial=Source.PATROL)
     citizen_name = forms.CharField(label=_("Citizen's name"), max_length=100, required=False)
-    citizen_phone = forms.CharField(label=_("Citizen's phone"), max_length=30, required=False)
+    citizen_phone = forms.CharField(
+        label=_("Citizen's phone"), max_length=30, required=False, validators=[validate_phone]
+    )
 
-    def __init__(self, *args, centre: bool = False, **kwargs):
+    def __init__(self, *args, centre: bool = False, joining: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.centre = centre
         if centre:
@@ -83,7 +85,9 @@ class ReportForm(forms.Form):
             del self.fields["self_handled"]
         else:
             del self.fields["source"], self.fields["citizen_name"], self.fields["citizen_phone"]
-            self.fields["photos"].required = True
+            # A new case needs its photo; a report added to a case already open may come
+            # without one.
+            self.fields["photos"].required = not joining
 
     def clean(self):
         data = super().clean()

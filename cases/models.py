@@ -5,8 +5,11 @@ A case moves only through ``cases.workflow.perform`` (the transition table); not
 changes ``Case.stage``.
 """
 
+import re
+
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -157,6 +160,21 @@ OPEN_STAGES = [
 ]
 
 
+# A phone number as a caller gives it: a mobile (13800000000), a landline with its area code
+# (010-65123456), a service line (12345, 400 800 1234), an optional extension (转 123, ext
+# 123). Spaces, "-", "+" and brackets are kept as typed; letters are a typing error.
+PHONE = re.compile(r"\+?[\d\s\-()]+(?:\s*(?:转|分机|ext\.?|x)\s*\d{1,6})?", re.IGNORECASE)
+
+
+def validate_phone(value: str) -> None:
+    digits = sum(ch.isdigit() for ch in value)
+    if value and (not PHONE.fullmatch(value.strip()) or not 5 <= digits <= 20):
+        raise ValidationError(
+            _('Enter a phone number: digits, with spaces, "-" or "+" if you like.'),
+            code="phone",
+        )
+
+
 class Source(models.TextChoices):
     PATROL = "patrol", _("Grid worker patrol")
     HOTLINE = "hotline", _("Hotline")
@@ -204,7 +222,8 @@ def light_expression(now) -> models.Case:
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user) -> "CaseQuerySet":
         """What each role may see: the centre and supervisors everything; an officer
-        their departments' cases; a grid worker the cases in their grids and their own."""
+        their departments' cases; a grid worker the cases in their grids, those sent to them
+        to check, and those they reported (first, or joined later: they follow it to the end)."""
         from org.models import Role
 
         if not user.is_authenticated:
@@ -221,6 +240,7 @@ class CaseQuerySet(models.QuerySet):
                 Q(grid__in=UnitGrid.objects.covered_by(user))
                 | Q(reporter=user)
                 | Q(field_worker=user)
+                | Q(pk__in=CaseReporter.objects.filter(user=user).values("case_id"))
             )
         return self.filter(scope)
 

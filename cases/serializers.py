@@ -25,6 +25,7 @@ from .models import (
     Stage,
     Supervision,
     Urgency,
+    validate_phone,
 )
 from .photos import process_photo
 from .workflow import BY_ACTION, Transition
@@ -120,7 +121,7 @@ class CaseCreateSerializer(serializers.Serializer):
         max_length=100, required=False, allow_blank=True, default=""
     )
     citizen_phone = serializers.CharField(
-        max_length=30, required=False, allow_blank=True, default=""
+        max_length=30, required=False, allow_blank=True, default="", validators=[validate_phone]
     )
     self_handled = serializers.BooleanField(required=False, default=False)
     file = serializers.BooleanField(

@@ -84,8 +84,13 @@ def report(request):
         received = _already_received(request)
         if received is not None:
             return received
-        form = ReportForm(request.POST, request.FILES, centre=centre)
-        if form.is_valid():
+        joining = request.POST.get("join", "")
+        form = ReportForm(request.POST, request.FILES, centre=centre, joining=bool(joining))
+        if form.is_valid() and joining:
+            joined = _join(request, form, joining)
+            if joined is not None:
+                return joined
+        elif form.is_valid():
             data = form.cleaned_data
             duplicates = duplicates_near(data["point"], data["category"])
             if duplicates and not data["confirm_new"]:
@@ -143,6 +148,47 @@ def report(request):
             ),
         },
         status=400 if form.errors else 200,
+    )
+
+
+def _join(request, form: ReportForm, reference: str):
+    """The report form sent with "Report this too" on a nearby open case: the report joins
+    that case (a grid worker's own, or the caller the centre registers, with their name,
+    phone, words and photos) instead of making a duplicate. The answer, or None with the
+    form's error added."""
+    data = form.cleaned_data
+    case = Case.objects.filter(pk=int(reference)).first() if reference.isdigit() else None
+    if case is None:
+        form.add_error(None, _("That case no longer exists."))
+        return None
+    try:
+        perform(
+            case,
+            "join",
+            request.user,
+            reason=data["description"],
+            data={
+                "source": data.get("source") or Source.PATROL,
+                "citizen_name": data.get("citizen_name", ""),
+                "citizen_phone": data.get("citizen_phone", ""),
+                "submission": data["submission"],
+            },
+            photos=data["photos"],
+        )
+    except TransitionError as error:
+        form.add_error(None, error.message)
+        return None
+    except IntegrityError:
+        # The same form sent again while the first was written.
+        received = _already_received(request)
+        if received is None:
+            raise
+        return received
+    return _answered(
+        request,
+        case,
+        _("Your report is added to case %(ref)s.") % {"ref": case.reference},
+        status=201,
     )
 
 
@@ -403,6 +449,14 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
         }
         for event in case.events.select_related("actor")
     ]
+    # A duplicate taken in names the case it was.
+    absorbed = {
+        (item["event"].payload or {}).get("case"): item
+        for item in events
+        if item["event"].action == "absorb"
+    }
+    for other in Case.objects.filter(pk__in=[pk for pk in absorbed if pk]).only("pk", "number"):
+        absorbed[other.pk]["other"] = other
     photos = case.photos.all()
     return {
         "case": case,
@@ -413,7 +467,9 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
             (label, [p for p in photos if p.kind == kind]) for kind, label in Photo.Kind.choices
         ],
         "requests": case.requests.select_related("requested_by", "decided_by"),
-        "reporters": case.reporters.select_related("user"),
+        "reporters": case.reporters.select_related("user", "original_case").order_by(
+            "joined_at", "id"
+        ),
         # Citizens' contact details are for the centre, who call them back.
         "show_citizen": request.user.has_role(*CENTRE_ROLES),
         "light": case.light(),

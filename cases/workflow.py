@@ -31,6 +31,7 @@ from .models import (
     CaseReporter,
     CaseRequest,
     Photo,
+    Source,
     Stage,
     Supervision,
 )
@@ -368,9 +369,24 @@ def supervise(ctx: Context) -> None:
 
 
 def join_case(ctx: Context) -> None:
+    """Another report of the same problem: a grid worker's own, or a call the centre
+    registers for a citizen (their name and phone kept as the first report's are, never in
+    the event). ``submission``: the report form's key, so that the form sent again leads
+    to this case (``CaseQuerySet.submitted``)."""
+    citizen_name = (ctx.data.get("citizen_name") or "").strip()
+    citizen_phone = (ctx.data.get("citizen_phone") or "").strip()
+    if not (citizen_name or citizen_phone) and ctx.case.reporters.filter(user=ctx.user).exists():
+        raise NotAllowed(_("You already reported this case."))
+    source = ctx.data.get("source") or Source.PATROL
     CaseReporter.objects.create(
-        case=ctx.case, user=ctx.user, source=ctx.data.get("source", "patrol")
+        case=ctx.case,
+        user=ctx.user,
+        citizen_name=citizen_name,
+        citizen_phone=citizen_phone,
+        source=source,
+        submission=ctx.data.get("submission"),
     )
+    ctx.payload["source"] = source
     save_photos(ctx, Photo.Kind.BEFORE, required=False)
 
 
@@ -721,9 +737,10 @@ TRANSITIONS: list[Transition] = [
         OPEN_STAGES,
         None,
         [Role.GRID_WORKER, Role.DISPATCHER],
+        # The centre registers every caller's report; a grid worker reports a case once.
         guard=lambda case, user: (
             str(_("You already reported this case."))
-            if case.reporters.filter(user=user).exists()
+            if not user.has_role(Role.DISPATCHER) and case.reporters.filter(user=user).exists()
             else None
         ),
         effect=join_case,

@@ -62,7 +62,7 @@
 
   /* A form as a draft under ``key``: its fields (not the token), its photos, where it is
      sent and the page it was filled in on. */
-  function draftOf(form, key, kind) {
+  function draftOf(form, key, kind, submitter) {
     var fields = [];
     var files = [];
     var fileField = "photos";
@@ -77,6 +77,8 @@
         fields.push([input.name, input.value]);
       }
     });
+    // The button that sent the form, when it says something ("Report this too": join).
+    if (submitter && submitter.name) fields.push([submitter.name, submitter.value]);
     return {
       submission: key, kind: kind, user: user, url: form.action, page: location.pathname,
       fields: fields, files: files, fileField: fileField, saved: Date.now(), state: "waiting"
@@ -236,7 +238,7 @@
       var button = form.querySelector("button[type=submit]");
       if (button) button.disabled = true;
       if (options.state) options.state.textContent = gettext("Sending…");
-      var draft = draftOf(form, options.key(), options.kind);
+      var draft = draftOf(form, options.key(), options.kind, event.submitter);
       var replaced = options.replaces ? options.replaces() : null;
       // Kept before it is sent: if the page closes meanwhile, the outbox sends it later. A
       // draft opened to be corrected gives way to this one.
@@ -261,7 +263,16 @@
         options.kept(result.outcome);
         return show();
       }).catch(function () {
-        // The browser could not keep the draft (private mode, storage full): post as usual.
+        // The browser could not keep the draft (private mode, storage full): post as usual,
+        // with what the button that sent it says (submit() sends no button).
+        var submitter = event.submitter;
+        if (submitter && submitter.name) {
+          var said = document.createElement("input");
+          said.type = "hidden";
+          said.name = submitter.name;
+          said.value = submitter.value;
+          form.appendChild(said);
+        }
         form.submit();
       });
     });

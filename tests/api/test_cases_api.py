@@ -551,6 +551,11 @@ class ApiKeyCasesTestCase(ApiTestCase):
             self.call("POST", CASES, elsewhere, key=key), 400, "lon", "outside the areas"
         )
         self.assertError(self.call("POST", CASES, {**data, "file": True}, key=key), 400, "file")
+        mistyped = {**data, "citizen_phone": "138abc0000x"}
+        self.assertError(
+            self.call("POST", CASES, mistyped, key=key), 400, "citizen_phone", "phone number"
+        )
+        self.assertFalse(Case.objects.filter(citizen_phone="138abc0000x").exists())
 
     def test_a_request_sent_again_with_its_idempotency_key_makes_no_second_case(self):
         key = self.key("cases:create")

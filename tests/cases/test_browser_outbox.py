@@ -166,6 +166,44 @@ def test_photos_survive_a_duplicate_warning_and_a_second_tap_makes_no_second_cas
     ctx.close()
 
 
+def test_report_this_too_adds_her_report_and_photo_to_the_case_already_open(
+    live_server,
+    browser,
+    world,
+    photo_file,
+    screenshot,
+):
+    existing = case_report(
+        reporter=world.wang,
+        source=Source.PATROL,
+        point=INSIDE,
+        category=world.category,
+        description="人行道上有一堆生活垃圾",
+    )
+    ctx, page = sign_in_on_the_street(browser, live_server, "qian", **NO_WORKER)
+    fill_report(page, live_server, world, photo_file("rubbish.jpg"))
+    key = page.input_value("input[name=submission]")
+    page.click("#submit-report")
+    page.locator("#photos-kept", has_text="1 photo kept from the last try.").wait_for()
+    screenshot(page, "report-this-too")
+    join = page.locator(f'#duplicates button[name="join"][value="{existing.pk}"]').first
+    join.dblclick()
+    page.wait_for_url(re.compile(rf"/cases/{existing.pk}/$"))
+    assert (
+        page.locator(
+            ".message", has_text=f"Your report is added to case {existing.reference}."
+        ).count()
+        == 1
+    )
+    assert Case.objects.count() == 1
+    joined = CaseReporter.objects.get(case=existing, user=world.qian)
+    assert (str(joined.submission), joined.source) == (key, Source.PATROL)
+    assert existing.photos.get().kind == "before"
+    assert existing.events.get(action="join").reason == "井盖缺失，行人有跌落危险"
+    assert page.locator("#reporters li").count() == 2
+    ctx.close()
+
+
 def test_a_kept_report_waits_for_its_author_through_a_lost_session_and_another_log_in(
     live_server, browser, world, photo_file
 ):

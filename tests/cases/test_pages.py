@@ -6,6 +6,8 @@ from django.urls import reverse
 
 from cases.models import Case, Source, Stage
 from cases.workflow import perform
+from org.models import Role
+from tests.base import make_person
 from tests.cases.base import INSIDE, CaseTestCase, jpeg, photo
 from tests.cases.test_photos import exif_with_gps
 
@@ -71,10 +73,104 @@ class ReportPageTestCase(CaseTestCase):
         self.client.force_login(self.qian)
         response = self.post_report(lon=INSIDE.x + 0.0001)
         self.assertContains(response, "already reported")
-        self.assertContains(response, reverse("cases:act", args=[existing.pk, "join"]))
+        # "Report this too" sends this form, to join the case shown.
+        self.assertContains(
+            response, f'form="report-form" name="join" value="{existing.pk}"', html=False
+        )
         self.assertEqual(Case.objects.count(), 1)
         response = self.post_report(lon=INSIDE.x + 0.0001, confirm_new="on")
         self.assertEqual(Case.objects.count(), 2)
+
+    def test_a_second_call_joins_the_open_case_with_the_callers_name_phone_and_words(self):
+        # The desk registered the first call about this heap itself.
+        existing = self.report(
+            source=Source.HOTLINE,
+            reporter=self.li,
+            citizen_name="张三",
+            citizen_phone="13800000000",
+        )
+        self.client.force_login(self.li)
+        key = uuid.uuid4()
+        call = {
+            "source": "hotline",
+            "citizen_name": "李四",
+            "citizen_phone": "139 0000 1111",
+            "description": "垃圾堆了三天，气味很大",
+            "photos": [],
+            "submission": key,
+            "lon": INSIDE.x + 0.0001,
+        }
+        shown = self.post_report(**call)
+        self.assertContains(shown, f'name="join" value="{existing.pk}"', html=False)
+        response = self.post_report(**call, confirm_new="on", join=existing.pk)
+        self.assertRedirects(response, reverse("cases:detail", args=[existing.pk]))
+        self.assertEqual(Case.objects.count(), 1)
+        caller = existing.reporters.get(citizen_name="李四")
+        self.assertEqual(
+            (caller.citizen_phone, caller.source, caller.user, caller.submission),
+            ("139 0000 1111", Source.HOTLINE, self.li, key),
+        )
+        event = existing.events.get(action="join")
+        self.assertEqual(event.reason, "垃圾堆了三天，气味很大")
+        self.assertNotIn("13900001111", str(event.payload).replace(" ", ""))
+        # The form sent again (a double click) adds no second caller.
+        again = self.post_report(**call, confirm_new="on", join=existing.pk)
+        self.assertRedirects(
+            again, reverse("cases:detail", args=[existing.pk]), fetch_redirect_response=False
+        )
+        self.assertEqual(existing.reporters.filter(citizen_name="李四").count(), 1)
+        # The desk sees whom to call back; the grid worker who patrols there does not.
+        page = self.client.get(reverse("cases:detail", args=[existing.pk]))
+        self.assertContains(page, "李四 139 0000 1111 · registered by 李军")
+        self.assertContains(page, "张三 13800000000 · registered by 李军")
+        self.client.force_login(self.wang)
+        page = self.client.get(
+            reverse("cases:detail", args=[existing.pk]), HTTP_ACCEPT_LANGUAGE="en"
+        )
+        self.assertNotContains(page, "139 0000 1111")
+        self.assertContains(page, "a citizen · registered by 李军")
+
+    def test_a_grid_worker_joins_with_her_photo_or_without_one(self):
+        existing = self.report()
+        self.client.force_login(self.qian)
+        response = self.post_report(
+            join=existing.pk, lon=INSIDE.x + 0.0001, submission=uuid.uuid4()
+        )
+        self.assertRedirects(response, reverse("cases:detail", args=[existing.pk]))
+        self.assertEqual(existing.photos.get().kind, "before")  # hers
+        self.assertTrue(existing.reporters.filter(user=self.qian, source=Source.PATROL).exists())
+        # Once is enough for a grid worker: said, and nothing lost from the form.
+        response = self.post_report(
+            join=existing.pk, photos=[], description="又堆起来了", submission=uuid.uuid4()
+        )
+        self.assertContains(response, "You already reported this case.", status_code=400)
+        self.assertContains(response, "又堆起来了", status_code=400)
+        self.client.force_login(make_person("zhou2", Role.GRID_WORKER, department=self.street))
+        response = self.post_report(join=existing.pk, photos=[], submission=uuid.uuid4())
+        self.assertRedirects(
+            response, reverse("cases:detail", args=[existing.pk]), fetch_redirect_response=False
+        )
+        self.assertEqual(existing.reporters.count(), 3)
+
+    def test_a_phone_number_with_letters_is_refused_and_the_call_kept(self):
+        self.client.force_login(self.li)
+        response = self.post_report(
+            source="hotline", citizen_name="李四", citizen_phone="138abc0000x", photos=[]
+        )
+        self.assertContains(response, "Enter a phone number", status_code=400)
+        self.assertContains(response, "李四", status_code=400)
+        self.assertContains(response, "人行道上有一堆生活垃圾", status_code=400)
+        self.assertFalse(Case.objects.exists())
+        for phone in ("010-65123456转123", "+86 138 0000 0000", "12345"):
+            with self.subTest(phone=phone):
+                response = self.post_report(
+                    source="hotline",
+                    citizen_phone=phone,
+                    photos=[],
+                    confirm_new="on",
+                    submission=uuid.uuid4(),
+                )
+                self.assertEqual(response.status_code, 302, phone)
 
     def test_the_same_report_sent_twice_makes_one_case(self):
         self.client.force_login(self.wang)
@@ -351,6 +447,23 @@ class CasePageTestCase(CaseTestCase):
             "This case changed while you were looking at it",
             status_code=409,
         )
+
+    def test_a_merged_case_is_named_on_the_case_that_took_it_in_with_its_caller(self):
+        first = self.case_in(Stage.FILED)
+        second = self.report(
+            source=Source.HOTLINE,
+            reporter=self.li,
+            citizen_name="李四",
+            citizen_phone="13900001111",
+            point=Point(INSIDE.x + 0.0001, INSIDE.y, srid=4326),
+        )
+        perform(second, "merge", self.li, reason="同一堆垃圾", data={"into": first.pk})
+        self.client.force_login(self.li)
+        page = self.client.get(reverse("cases:detail", args=[first.pk]), HTTP_ACCEPT_LANGUAGE="en")
+        link = f'<a href="{reverse("cases:detail", args=[second.pk])}">{second.reference}</a>'
+        self.assertContains(page, f"Took in a duplicate case</span> · {link}", html=False)
+        self.assertContains(page, "李四 13900001111 · registered by 李军", html=False)
+        self.assertContains(page, f"merged from {link}", html=False)
 
     def test_a_dispatch_from_another_tab_to_another_department_is_a_change_not_done(self):
         case = self.case_in(Stage.FILED)
