@@ -11,6 +11,7 @@ urlpatterns = [
     path("mine/", views.my_reports, name="mine"),
     path("tasks/", views.tasks, name="tasks"),
     path("desk/", views.desk, name="desk"),
+    path("search/", views.search, name="search"),
     path("approvals/", views.approvals, name="approvals"),
     path("inbox/", views.inbox, name="inbox"),
     path("overview/", views.overview, name="overview"),

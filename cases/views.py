@@ -5,8 +5,9 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Replace
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -24,7 +25,7 @@ from org.decorators import role_required
 from org.models import Membership, Role
 
 from .forms import ActionForm, DryRunForm, ReportForm, leaf_categories
-from .models import Case, CaseRequest, Category, Photo, Source, Stage
+from .models import Case, CaseReporter, CaseRequest, Category, Photo, Source, Stage
 from .routing import routing_dry_run, routing_gaps
 from .routing_explain import department_explanation
 from .services import case_report, duplicates_near
@@ -319,6 +320,71 @@ def tasks(request):
     )
 
 
+# Which cases a search finds, at most.
+SEARCH_SIZE = 50
+
+
+def phone_digits(field: str):
+    """The phone number in ``field`` as SQL, without the spaces, "-", "+" and brackets a
+    caller or a dispatcher types: "139 0000 1111" and "13900001111" compare equal."""
+    value = F(field)
+    for mark in (" ", "-", "+", "(", ")"):
+        value = Replace(value, Value(mark), Value(""))
+    return value
+
+
+def search_match(query: str, *, personal: bool) -> Q | None:
+    """The cases ``query`` names: a case number, or a provisional "#123"; and, for the
+    centre (``personal``), a caller's phone number (its digits, the number's end is
+    enough: "+86 139…" is "139…") or name, on the case or on any report joined to it."""
+    query = query.strip()
+    if not query:
+        return None
+    match = Q(number=query.upper())
+    reference = query.lstrip("#")
+    if reference.isdigit() and len(reference) < 19:
+        match |= Q(pk=int(reference))
+    if not personal:
+        return match
+    typed = "".join(ch for ch in query if ch not in " -+()")
+    if typed.isdigit() and len(typed) >= 5:
+        # Most cases carry no phone (a patrol's): those rows are passed over first.
+        match |= Q(
+            pk__in=Case.objects.exclude(citizen_phone="")
+            .annotate(digits=phone_digits("citizen_phone"))
+            .filter(digits__endswith=typed)
+            .values("pk")
+        ) | Q(
+            pk__in=CaseReporter.objects.exclude(citizen_phone="")
+            .annotate(digits=phone_digits("citizen_phone"))
+            .filter(digits__endswith=typed)
+            .values("case_id")
+        )
+    elif not any(ch.isdigit() for ch in query):
+        match |= Q(citizen_name=query) | Q(
+            pk__in=CaseReporter.objects.filter(citizen_name=query).values("case_id")
+        )
+    return match
+
+
+@login_required
+def search(request):
+    """Find a case: by its number, for anyone who sees cases; the centre also by a
+    caller's phone number or name, when a citizen calls back to ask how it stands."""
+    query = request.GET.get("q", "").strip()[:100]
+    personal = request.user.has_role(*CENTRE_ROLES)
+    match = search_match(query, personal=personal)
+    cases = None
+    if match is not None:
+        found = Case.objects.visible_to(request.user).filter(match)
+        cases = list(case_list(found).order_by("-reported_at")[:SEARCH_SIZE])
+    return render(
+        request,
+        "cases/search.html",
+        {"query": query, "personal": personal, "cases": cases, "limit": SEARCH_SIZE},
+    )
+
+
 @role_required(Role.DISPATCHER)
 def desk(request):
     pending = CaseRequest.objects.filter(
@@ -335,7 +401,11 @@ def desk(request):
         (_("Self-handled, to audit"), case_list(Case.objects.filter(stage=Stage.SELF_HANDLED))),
         (_("Being verified on site"), case_list(Case.objects.filter(stage=Stage.VERIFYING))),
     ]
-    return render(request, "cases/queues.html", {"title": _("Dispatch desk"), "sections": sections})
+    return render(
+        request,
+        "cases/queues.html",
+        {"title": _("Dispatch desk"), "sections": sections, "search": True},
+    )
 
 
 @role_required(Role.SHIFT_LEADER)

@@ -15,17 +15,20 @@ ROLE_LINKS = {
     ],
     Role.DISPATCHER: [
         ("cases:report", _("Register a call")),
+        ("cases:search", _("Find a case")),
         ("cases:routing", _("Routing check")),
         ("maps:map", _("Case map")),
     ],
-    Role.SHIFT_LEADER: [("maps:map", _("Case map"))],
+    Role.SHIFT_LEADER: [("cases:search", _("Find a case")), ("maps:map", _("Case map"))],
     Role.OFFICER: [
+        ("cases:search", _("Find a case")),
         ("maps:map", _("Case map")),
         ("stats:dashboard", _("Dashboard")),
         ("evaluation:evaluation", _("Evaluation")),
         ("evaluation:export_cases", _("Export cases")),
     ],
     Role.SUPERVISOR: [
+        ("cases:search", _("Find a case")),
         ("maps:map", _("Case map")),
         ("stats:dashboard", _("Dashboard")),
         ("evaluation:evaluation", _("Evaluation")),

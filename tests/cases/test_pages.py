@@ -120,7 +120,9 @@ class ReportPageTestCase(CaseTestCase):
         )
         self.assertEqual(existing.reporters.filter(citizen_name="李四").count(), 1)
         # The desk sees whom to call back; the grid worker who patrols there does not.
-        page = self.client.get(reverse("cases:detail", args=[existing.pk]))
+        page = self.client.get(
+            reverse("cases:detail", args=[existing.pk]), HTTP_ACCEPT_LANGUAGE="en"
+        )
         self.assertContains(page, "李四 139 0000 1111 · registered by 李军")
         self.assertContains(page, "张三 13800000000 · registered by 李军")
         self.client.force_login(self.wang)
@@ -315,6 +317,71 @@ class ReportPageTestCase(CaseTestCase):
             self.assertContains(page, 'data-offline-worker="/cases/report/offline.js"')
             # The desk's calls (citizens' names and phones) are not kept in the browser.
             self.assertEqual("js/outbox.js" in page.content.decode(), person == self.wang)
+
+
+class SearchPageTestCase(CaseTestCase):
+    def find(self, person, query):
+        self.client.force_login(person)
+        response = self.client.get(reverse("cases:search"), {"q": query}, HTTP_ACCEPT_LANGUAGE="en")
+        self.assertEqual(response.status_code, 200)
+        return {case.pk for case in response.context["cases"] or []}
+
+    def test_a_case_is_found_by_number_and_the_centre_finds_a_callers_cases(self):
+        filed = self.case_in(Stage.DISPATCHED)  # in sanitation, Chen's department
+        called = self.report(
+            source=Source.HOTLINE,
+            reporter=self.li,
+            citizen_name="张三",
+            citizen_phone="138 0000 0000",
+            point=Point(INSIDE.x + 0.0005, INSIDE.y, srid=4326),
+        )
+        perform(
+            called,
+            "join",
+            self.li,
+            data={"citizen_name": "李四", "citizen_phone": "+86 139-0000-1111"},
+        )
+        number = filed.number
+        for query in (number, number.lower(), f"#{filed.pk}", str(filed.pk)):
+            with self.subTest(query=query):
+                self.assertEqual(self.find(self.li, query), {filed.pk})
+        # The centre, when a citizen calls back: their phone as they say it, or its end.
+        for query in ("13800000000", "138-0000-0000", "00000000", "张三"):
+            with self.subTest(query=query):
+                self.assertEqual(self.find(self.li, query), {called.pk})
+        self.assertEqual(self.find(self.zhao, "13900001111"), {called.pk})  # a joined caller
+        self.assertEqual(self.find(self.li, "李四"), {called.pk})
+        self.assertEqual(self.find(self.li, "0000"), set())  # too short to mean a phone
+        # Nobody else searches citizens' details; each finds only the cases they may see.
+        self.assertEqual(self.find(self.wang, "13800000000"), set())
+        self.assertEqual(self.find(self.wang, f"#{called.pk}"), {called.pk})  # her grid
+        self.assertEqual(self.find(self.chen, number), {filed.pk})
+        self.assertEqual(self.find(self.chen, f"#{called.pk}"), set())  # not his department
+        self.assertEqual(self.find(self.sun, number), set())
+        self.assertEqual(self.find(self.zhou, "张三"), set())
+        self.assertEqual(self.find(self.zhou, number), {filed.pk})
+
+    def test_the_page_says_what_it_found_or_that_nothing_matches(self):
+        filed = self.case_in(Stage.FILED)
+        self.client.force_login(self.li)
+        empty = self.client.get(reverse("cases:search"), HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(empty, "caller’s phone or name")
+        self.assertNotContains(empty, "search-results")
+        found = self.client.get(
+            reverse("cases:search"), {"q": filed.number}, HTTP_ACCEPT_LANGUAGE="en"
+        )
+        self.assertContains(found, f"1 case for “{filed.number}”")
+        self.assertContains(found, reverse("cases:detail", args=[filed.pk]))
+        none = self.client.get(
+            reverse("cases:search"), {"q": "<b>X9</b>"}, HTTP_ACCEPT_LANGUAGE="en"
+        )
+        self.assertContains(none, "No case you may see matches “&lt;b&gt;X9&lt;/b&gt;”.")
+        desk = self.client.get(reverse("cases:desk"), HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(desk, f'action="{reverse("cases:search")}"')
+        self.client.force_login(self.chen)
+        page = self.client.get(reverse("cases:search"), HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(page, "Case number or #123")
+        self.assertNotContains(page, "phone")
 
 
 class CasePageTestCase(CaseTestCase):
