@@ -98,7 +98,11 @@ class ReportForm(forms.Form):
             if exif is None:
                 self.add_error(
                     None,
-                    _("Set the position: allow location access, or drag the pin on the map."),
+                    _(
+                        "Set the position: find the place the caller names, then drag the pin to the spot or tap the map there."
+                    )
+                    if self.centre
+                    else _("Set the position: allow location access, or drag the pin on the map."),
                 )
             else:
                 data["point"] = exif

@@ -11,13 +11,17 @@ gridgov.pinMap = function (o) {
   "use strict";
   var config = o.config, lon = o.lon, lat = o.lat, text = o.text, place = o.place;
   var map = null, marker = null, located = null;
+  var UNPLACED = 0.45;  // the pin's opacity while it marks no position yet
   var onMove = o.onMove || function () {};
 
   function set(latitude, longitude, how) {
     lat.value = latitude.toFixed(6);
     lon.value = longitude.toFixed(6);
     if (how) text.textContent = how + " " + latitude.toFixed(5) + ", " + longitude.toFixed(5);
-    if (marker) { marker.setLatLng([latitude, longitude]); map.panTo([latitude, longitude]); }
+    if (marker) {
+      marker.setLatLng([latitude, longitude]).setOpacity(1);
+      map.panTo([latitude, longitude]);
+    }
     describe();
     onMove();
   }
@@ -103,7 +107,9 @@ gridgov.pinMap = function (o) {
     } else {
       map.setView([35, 105], 4);
     }
-    marker = L.marker(map.getCenter(), {draggable: true}).addTo(map);
+    // Until it is placed the pin is faint: the middle of the map is not a position.
+    marker = L.marker(map.getCenter(), {draggable: true, opacity: lat.value && lon.value ? 1 : UNPLACED})
+      .addTo(map);
     marker.on("dragend", function () {
       var p = marker.getLatLng();
       set(p.lat, p.lng, gettext("Pin:"));
@@ -137,7 +143,7 @@ gridgov.pinMap = function (o) {
     map.fitBounds(bounds, {maxZoom: 17});
     // The pin waits in the middle, unplaced: the position is the spot it is dragged to,
     // not the middle of a street.
-    marker.setLatLng(bounds.getCenter());
+    marker.setLatLng(bounds.getCenter()).setOpacity(UNPLACED);
     lat.value = lon.value = "";
     place.textContent = "";
     text.textContent = gettext("Drag the pin to the spot, or tap the map there.");

@@ -53,6 +53,15 @@ def test_the_centre_finds_the_callers_community_and_registers_the_call_there(
     page.goto(live_server.url + reverse("cases:report"))
     assert page.locator("h1").inner_text() == "Register a call"
     assert page.locator("#position-text").inner_text().startswith("Find the place the caller")
+    # Not placed yet: the pin is faint, and sending says what to do at a desk.
+    pin = page.locator(".leaflet-marker-icon")
+    assert float(pin.evaluate("e => getComputedStyle(e).opacity")) < 0.5
+    page.select_option("#id_category", value=str(world.category.pk))
+    page.fill("#id_description", "来电反映")
+    page.click("#submit-report")
+    page.locator(".error", has_text="find the place the caller names").wait_for()
+    assert Case.objects.count() == 0
+    pin = page.locator(".leaflet-marker-icon")
 
     page.fill("#place-search", world.community.name[-3:])
     result = page.locator(f'#place-results button[data-code="{world.community.code}"]')
@@ -78,9 +87,11 @@ def test_the_centre_finds_the_callers_community_and_registers_the_call_there(
     assert page.input_value("#id_lat") == ""  # the middle of a community is not a spot
     assert page.locator("#position-text").inner_text().startswith("Drag the pin")
 
+    assert float(pin.evaluate("e => getComputedStyle(e).opacity")) < 0.5
     tap_map_centre(page)
     here = locate(pinned(page))
     assert here.community == world.community
+    assert float(pin.evaluate("e => getComputedStyle(e).opacity")) == 1
     assert page.locator("#position-place").inner_text().startswith(f"Grid {here.grid.code}")
 
     page.fill("#category-search", "E0102")
