@@ -99,7 +99,8 @@ class ReportForm(forms.Form):
                 self.add_error(
                     None,
                     _(
-                        "Set the position: find the place the caller names, then drag the pin to the spot or tap the map there."
+                        "Set the position: find the place the caller names, then drag the pin"
+                        " to the spot or tap the map there."
                     )
                     if self.centre
                     else _("Set the position: allow location access, or drag the pin on the map."),
