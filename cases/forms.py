@@ -115,6 +115,9 @@ class ReportForm(forms.Form):
 class ActionForm(forms.Form):
     """The input one transition asks for, built from its ``inputs``."""
 
+    # The version a form was sent on, when it is shown again on a newer one (the case
+    # changed meanwhile): the outbox finds its kept copy under that version.
+    stale_version: int | None = None
     version = forms.IntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(
         label=_("Reason"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})

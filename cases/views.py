@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection
 from django.db.models import F, Q, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Replace
+from django.forms.utils import ErrorDict
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -596,9 +597,13 @@ def act(request, pk: int, action: str):
             ):
                 message = _("Already done: %(action)s.") % {"action": transition.label}
                 return _answered(request, case, message)
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-            messages.error(request, error.message)
-            status = 409 if isinstance(error, CaseChanged) else 400
+            if isinstance(error, CaseChanged):
+                form = _on_current_version(request, case, transition, form, version)
+                status = 409
+            else:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+                messages.error(request, error.message)
+                status = 400
         else:
             message = _("Done: %(action)s.") % {"action": transition.label}
             return _answered(request, case, message, status=201)
@@ -606,6 +611,29 @@ def act(request, pk: int, action: str):
     return render(
         request, "cases/detail.html", detail_context(request, case, failed=form), status=status
     )
+
+
+def _on_current_version(request, case: Case, transition, form: ActionForm, seen: int):
+    """A form sent on a case that changed since (someone's action, the escalation ladder,
+    or the person's own in another tab), shown again on the case as it is now: what was
+    typed stays, the version becomes the current one, so that after a look at the page
+    the same form may be sent again. ``stale_version`` tells the outbox which kept copy
+    (and its photos) the form came from."""
+    case.refresh_from_db()
+    data = request.POST.copy()
+    data[form.add_prefix("version")] = str(case.version)
+    again = ActionForm(data, transition=transition, case=case, prefix=transition.action)
+    # Only this message: what was sent was checked already (its photos are not sent again
+    # here, and the field's "required" would be a false alarm; the outbox puts them back).
+    again.full_clean()
+    again._errors = ErrorDict()
+    message = _(
+        "This case changed while you were looking at it: check it as it is now, then send again."
+    )
+    again.add_error(None, message)
+    again.stale_version = seen
+    messages.error(request, message)
+    return again
 
 
 def find_case_pk(request, reference: str) -> int | None:

@@ -321,6 +321,9 @@
     // Keys are shared by everyone on the phone: the person's own id is part of it.
     var prefix = "action:" + user + ":" + new URL(form.action).pathname + ":";
     var key = prefix + (version ? version.value : "");
+    // Shown again on a newer version of the case (it changed meanwhile): the copy kept
+    // under the version it was sent on holds its photos, and gives way when it is sent.
+    var was = "outboxWas" in form.dataset ? prefix + form.dataset.outboxWas : null;
     var note = document.createElement("p");
     note.className = "hint";
     note.setAttribute("aria-live", "polite");
@@ -328,7 +331,7 @@
     var opened = opening && opening.indexOf(prefix) === 0;
     attach(form, {
       key: function () { return key; },
-      replaces: function () { return opened ? opening : null; },
+      replaces: function () { return opened ? opening : was; },
       kind: "action",
       state: note,
       kept: function (outcome) {
@@ -337,7 +340,7 @@
           : gettext("No connection: this is kept on this phone and will be sent as soon as the connection returns.");
       }
     });
-    restore(form, opened ? opening : key, opened).then(function (draft) {
+    restore(form, opened ? opening : (was || key), opened).then(function (draft) {
       if (!draft) return;
       if (opened) {
         form.closest("details").open = true;

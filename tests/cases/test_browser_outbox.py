@@ -382,3 +382,36 @@ def test_a_kept_action_no_longer_wanted_is_discarded_from_the_list(
     assert page.locator("#outbox").is_hidden()
     assert not case.photos.filter(kind="after").exists()
     ctx.close()
+
+
+def test_an_action_refused_because_the_case_changed_is_sent_again_with_its_photo(
+    live_server, browser, world, photo_file, screenshot
+):
+    case = world().case_in(Stage.IN_PROGRESS)
+    ctx, page = sign_in(browser, live_server, "chen", **PHONE, **NO_WORKER)
+    page.goto(live_server.url + reverse("cases:detail", args=[case.pk]))
+    # While the officer fills the form in, the ladder (here the supervisor) moves the case.
+    perform(case, "supervise", world.zhou, reason="群众反映强烈", data={"level": 1})
+    page.click('summary[data-action="report_done"]')
+    form = page.locator('form[action$="/act/report_done/"]')
+    form.locator("textarea").fill("已清运完毕")
+    form.locator('input[type="file"]').set_input_files(photo_file("after.jpg"))
+    form.locator("button.primary").click()
+
+    # Shown again on the case as it is now, with the note and the photo.
+    again = page.locator('form[action$="/act/report_done/"]')
+    again.locator(".error", has_text="check it as it is now, then send again").wait_for()
+    again.locator("p.hint", has_text="1 photo kept from the last try.").wait_for()
+    assert again.locator("textarea").input_value() == "已清运完毕"
+    assert page.locator("#case-stage").inner_text() == Stage.IN_PROGRESS.label
+    screenshot(page, "changed-send-again")
+    with page.expect_navigation():
+        again.locator("button.primary").click()
+    page.locator(".message", has_text="Done: Report done.").wait_for()
+    case.refresh_from_db()
+    assert case.stage == Stage.CHECKING
+    assert case.photos.filter(kind="after").count() == 1
+    assert case.events.get(action="report_done").reason == "已清运完毕"
+    # Nothing is left kept on the phone.
+    assert page.locator("#outbox li").count() == 0
+    ctx.close()

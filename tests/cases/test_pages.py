@@ -481,6 +481,25 @@ class CasePageTestCase(CaseTestCase):
             response, "This case changed while you were looking at it", status_code=409
         )
         self.assertContains(response, "不归我们管", status_code=409)
+        # Shown again on the case as it is now: the same form, looked over, goes through.
+        case.refresh_from_db()
+        form = response.context["actions"][
+            [item["transition"].action for item in response.context["actions"]].index(
+                "request_return"
+            )
+        ]["form"]
+        self.assertEqual(form["version"].value(), str(case.version))
+        self.assertEqual(form.stale_version, old)
+        self.assertContains(response, f'data-outbox-was="{old}"', status_code=409)
+        again = self.client.post(
+            reverse("cases:act", args=[case.pk, "request_return"]),
+            {
+                "request_return-version": form["version"].value(),
+                "request_return-reason": "不归我们管",
+            },
+        )
+        self.assertEqual(again.status_code, 302)
+        self.assertEqual(case.requests.get().reason, "不归我们管")
 
     def test_the_same_action_sent_twice_is_done_once_and_said_so(self):
         case = self.case_in(Stage.DISPATCHED)
