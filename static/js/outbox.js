@@ -297,6 +297,12 @@
       }
       var photos = form.querySelector("input[type=file]");
       draft.restored = 0;
+      // Files the server refused (not a photo, too large) are not put back: sent again
+      // they would be refused again. The draft forgets them.
+      if (photos && draft.files.length && form.querySelector('.error[data-for="' + photos.name + '"]')) {
+        draft.files = [];
+        return keep(draft).then(function () { return draft; });
+      }
       if (photos && draft.files.length && !photos.files.length && window.DataTransfer) {
         var transfer = new DataTransfer();
         draft.files.forEach(function (f) { transfer.items.add(f); });

@@ -415,3 +415,24 @@ def test_an_action_refused_because_the_case_changed_is_sent_again_with_its_photo
     # Nothing is left kept on the phone.
     assert page.locator("#outbox li").count() == 0
     ctx.close()
+
+
+def test_a_file_refused_as_no_photo_is_not_put_back(
+    live_server, browser, world, photo_file, tmp_path
+):
+    ctx, page = sign_in_on_the_street(browser, live_server, "wang", **NO_WORKER)
+    not_a_photo = tmp_path / "doc.pdf"
+    not_a_photo.write_bytes(b"%PDF-1.4 not a photo")
+    fill_report(page, live_server, world, str(not_a_photo))
+    page.click("#submit-report")
+    page.locator(".error", has_text="“doc.pdf” is not a photo").wait_for()
+    page.wait_for_function("window.gridgov && window.gridgov.outbox")
+    page.wait_for_timeout(500)  # restore() has run by now
+    assert page.evaluate("document.getElementById('id_photos').files.length") == 0
+    assert page.locator("#photos-kept").inner_text() == ""
+    assert page.input_value("#id_description") == "井盖缺失，行人有跌落危险"
+    page.set_input_files("#id_photos", photo_file("manhole.jpg"))
+    page.click("#submit-report")
+    page.wait_for_url(re.compile(r"/cases/\d+/$"))
+    assert Case.objects.get().photos.count() == 1
+    ctx.close()
