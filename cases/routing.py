@@ -643,7 +643,14 @@ class RuleSet:
             case.pk,
             "dispatch",
             decision_reason(name, priority, department_name),
-            {"department": department_id, "rule": pk, "trace": trace},
+            # The rule's name and priority: the reason is shown in the reader's language.
+            {
+                "department": department_id,
+                "rule": pk,
+                "rule_name": name,
+                "priority": priority,
+                "trace": trace,
+            },
         )
 
 

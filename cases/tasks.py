@@ -4,7 +4,6 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import translation
-from django.utils.translation import gettext as _
 
 from .models import CaseEvent
 
@@ -63,17 +62,20 @@ def inform_reporters(event_id: int) -> int:
     a notification in their inbox, e-mailed with their next digest. Safe to run twice
     (one notification per reporter and closing event). Returns how many were created."""
     from notifications.services import notify
+    from notifications.wording import worded
 
     event = CaseEvent.objects.select_related("case").get(pk=event_id)
     case = event.case
     people = [r.user for r in case.reporters.select_related("user") if r.user is not None]
+    values = {"number": case.reference, "description": case.description[:200]}
     with translation.override(settings.LANGUAGE_CODE):
+        title, body = worded("case_closed", values)
         return notify(
             people,
             kind="case_closed",
-            title=_("Case %(number)s is closed") % {"number": case.reference},
-            body=_("The problem you reported was fixed and checked on site: %(description)s")
-            % {"description": case.description[:200]},
+            title=title,
+            body=body,
             case=case,
             dedup_key=f"case-closed:{event.pk}",
+            wording=("case_closed", values),
         )

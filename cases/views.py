@@ -23,11 +23,20 @@ from grids.models import Area, UnitGrid
 from grids.serializers import GridFeatureSerializer, grid_features, with_current_assignments
 from grids.views import base_layers
 from org.decorators import role_required
-from org.models import Membership, Role
+from org.models import Department, Membership, Role
 
 from .forms import ActionForm, DryRunForm, ReportForm, leaf_categories
-from .models import Case, CaseReporter, CaseRequest, Category, Photo, Source, Stage
-from .routing import routing_dry_run, routing_gaps
+from .models import (
+    Case,
+    CaseReporter,
+    CaseRequest,
+    Category,
+    Photo,
+    Source,
+    Stage,
+    Supervision,
+)
+from .routing import ROUTER_USERNAME, decision_reason, routing_dry_run, routing_gaps
 from .routing_explain import department_explanation
 from .services import case_report, duplicates_near
 from .workflow import (
@@ -498,6 +507,27 @@ def clock_of(event) -> str:
     return ClockKind(kind).label if kind in ClockKind.values else ""
 
 
+def reason_shown(event) -> str:
+    """The event's reason in the reader's language where the system wrote it from what it
+    keeps (a routing decision, an automatic supervision order): stored once in the
+    language of the server, it read Chinese in the English pages. People's own words,
+    and events written before the payload kept enough, as they were written."""
+    payload = event.payload or {}
+    if event.actor_id is None or event.actor.username != ROUTER_USERNAME:
+        return event.reason
+    if event.action == "route_none":
+        return decision_reason(None)
+    if event.action == "dispatch" and "rule_name" in payload:
+        department = Department.objects.filter(pk=payload.get("department")).first()
+        return decision_reason(
+            payload["rule_name"], payload.get("priority", 0), str(department or "")
+        )
+    if event.action == "supervise" and payload.get("level") in Supervision.values:
+        level = Supervision(payload["level"]).label
+        return _("Automatic escalation: %(level)s") % {"level": level}
+    return event.reason
+
+
 def detail_context(request, case: Case, failed: ActionForm | None = None) -> dict:
     actions = []
     for transition in allowed_actions(case, request.user):
@@ -517,6 +547,7 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
             "label": EVENT_LABELS.get(event.action) or BY_ACTION[event.action].label,
             "stage": stage_reached(event),
             "clock": clock_of(event),
+            "reason": reason_shown(event),
         }
         for event in case.events.select_related("actor")
     ]

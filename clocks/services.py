@@ -740,6 +740,7 @@ def escalations_deliver(*, batch: int = 200) -> int:
     transaction that creates its notifications, and each notification carries a dedup
     key, so a delivery cut short and run again sends nothing twice)."""
     from notifications.services import notify
+    from notifications.wording import worded
 
     delivered = 0
     while True:
@@ -760,16 +761,15 @@ def escalations_deliver(*, batch: int = 200) -> int:
                 return delivered
             for row in rows:
                 case = row.clock.case
-                title = _("%(step)s: case %(case)s (%(clock)s)") % {
+                values = {
                     "step": row.step.name,
                     "case": case.reference,
-                    "clock": row.clock.get_kind_display(),
-                }
-                body = _("Deadline %(deadline)s.") % {
+                    "clock_kind": row.clock.kind,
                     "deadline": timezone.localtime(row.clock.deadline).strftime("%Y-%m-%d %H:%M")
                     if row.clock.deadline
-                    else "-"
+                    else "-",
                 }
+                title, body = worded("escalation", values)
                 notify(
                     recipients(row.step, row.clock),
                     kind=f"escalation_{row.step.key}",
@@ -781,6 +781,7 @@ def escalations_deliver(*, batch: int = 200) -> int:
                     not_before=row.notify_at
                     if row.notify_at and row.notify_at > row.fired_at
                     else None,
+                    wording=("escalation", values),
                 )
             ClockStep.objects.filter(pk__in=[row.pk for row in rows]).update(
                 notified_at=timezone.now()

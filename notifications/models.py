@@ -48,6 +48,9 @@ class Notification(models.Model):
         related_name="+",
     )
     url = models.CharField(_("link"), max_length=500, blank=True)
+    # For GridGov's own notifications, what their words are written from (notifications.
+    # wording): the wording's name under "wording", and its values. Empty for others.
+    params = models.JSONField(_("wording"), default=dict, blank=True)
     dedup_key = models.CharField(_("deduplication key"), max_length=200)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     # Delivery deferred until then (e.g. outside working hours): hidden from the inbox,
@@ -95,6 +98,28 @@ class Notification(models.Model):
         if self.case_id:
             return reverse("cases:detail", args=[self.case_id])
         return ""
+
+    def _worded(self) -> tuple[str, str] | None:
+        from .wording import WORDINGS, worded
+
+        name = (self.params or {}).get("wording")
+        if name not in WORDINGS:
+            return None
+        try:
+            return worded(name, self.params)
+        except (KeyError, TypeError, ValueError):
+            return None  # kept by an older release: its stored words
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the reader's language where it can be written again, else as stored."""
+        found = self._worded()
+        return found[0] if found else self.title
+
+    @property
+    def shown_body(self) -> str:
+        found = self._worded()
+        return found[1] if found else self.body
 
     @property
     def is_read(self) -> bool:

@@ -25,10 +25,13 @@ def notify(
     url: str = "",
     dedup_key: str,
     not_before: datetime.datetime | None = None,
+    wording: tuple[str, dict] | None = None,
 ) -> int:
     """One in-app notification per active recipient, unless that person already has one
     with this ``dedup_key``. ``not_before`` defers delivery (inbox, unread count and
-    e-mail) until then. Returns how many notifications were created."""
+    e-mail) until then. ``wording``: the name (``notifications.wording``) and values the
+    title and text were written from, so that each reader sees them in their language.
+    Returns how many notifications were created."""
     if not dedup_key or len(dedup_key) > DEDUP_KEY_MAX:
         raise ValueError(f"notify() needs a dedup_key of 1 to {DEDUP_KEY_MAX} characters.")
     people = {user.pk: user for user in recipients if user is not None and user.is_active}
@@ -43,6 +46,7 @@ def notify(
         "dedup_key": dedup_key,
         "created_at": timezone.now(),
         "not_before": not_before,
+        "params": {"wording": wording[0], **wording[1]} if wording else {},
     }
     return insert_ignoring_duplicates([{"recipient_id": pk, **values} for pk in sorted(people)])
 

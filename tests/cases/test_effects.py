@@ -1,4 +1,5 @@
 from django.core import mail
+from django.urls import reverse
 
 from cases.models import Stage
 from cases.tasks import inform_reporters
@@ -33,6 +34,15 @@ class InformReportersTestCase(CaseTestCase):
             sorted(notices.values_list("recipient__username", flat=True)), ["qian", "wang"]
         )
         self.assertIn(case.number, notices[0].title)
+        # Stored in the server's language (the e-mail's); each reader's inbox writes it in
+        # theirs.
+        self.assertEqual(notices[0].title, f"案件 {case.number} 已结案")
+        self.client.force_login(self.qian)
+        inbox = self.client.get(reverse("notifications:inbox"), HTTP_ACCEPT_LANGUAGE="en")
+        self.assertContains(inbox, f"Case {case.number} is closed")
+        self.assertContains(inbox, "The problem you reported was fixed and checked on site")
+        inbox = self.client.get(reverse("notifications:inbox"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+        self.assertContains(inbox, f"案件 {case.number} 已结案")
         # E-mail goes out with each reporter's digest: one message each, to them alone.
         self.assertEqual(digests_send(), 2)
         self.assertEqual(

@@ -551,6 +551,57 @@ class CasePageTestCase(CaseTestCase):
         self.assertContains(page, "李四 13900001111 · registered by 李军", html=False)
         self.assertContains(page, f"merged from {link}", html=False)
 
+    def test_what_the_system_wrote_reads_in_the_readers_language(self):
+        from cases.models import CaseEvent
+        from cases.routing import router
+
+        case = self.case_in(Stage.FILED)
+        system = router()
+        written = [
+            ("route_none", "没有匹配的派遣规则：案件等待受理派遣员派遣。", {}),
+            (
+                "dispatch",
+                "规则“道路不洁”（优先级 100）：环卫中心。",
+                {"department": self.sanitation.pk, "rule_name": "道路不洁", "priority": 100},
+            ),
+            ("supervise", "自动升级：黄牌督办", {"level": 1}),
+        ]
+        for action, reason, payload in written:
+            CaseEvent.objects.create(
+                case=case,
+                actor=system,
+                action=action,
+                reason=reason,
+                payload=payload,
+                from_stage=case.stage,
+                to_stage=case.stage,
+            )
+        CaseEvent.objects.create(
+            case=case,
+            actor=self.li,
+            action="supervise",
+            reason="群众反映强烈",
+            payload={"level": 1},
+            from_stage=case.stage,
+            to_stage=case.stage,
+        )
+        self.client.force_login(self.zhou)
+        url = reverse("cases:detail", args=[case.pk])
+        english = self.client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+        reasons = [item["reason"] for item in english.context["events"]][-4:]
+        self.assertEqual(
+            reasons,
+            [
+                "No routing rule matches: the case waits for a dispatcher.",
+                f"Rule “道路不洁” (priority 100): {self.sanitation.name}.",
+                "Automatic escalation: Supervision order",
+                "群众反映强烈",  # a person's words stay theirs
+            ],
+        )
+        chinese = self.client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        self.assertContains(chinese, "没有匹配的派遣规则")
+        self.assertContains(chinese, "群众反映强烈")
+
     def test_a_dispatch_from_another_tab_to_another_department_is_a_change_not_done(self):
         case = self.case_in(Stage.FILED)
         self.client.force_login(self.li)

@@ -1,6 +1,7 @@
 """The escalation ladder: each step fires once per clock and deadline version."""
 
 import time_machine
+from django.utils import translation
 
 from cases.models import CaseEvent, Stage, Supervision, Urgency
 from clocks.models import ClockKind, ClockStep
@@ -171,3 +172,15 @@ class WorkingHoursOnlyTestCase(ClockTestCase):
         self.assertEqual({n.not_before for n in breach}, {None})
         self.assertFalse(warning.delivered(at(2026, 11, 21, 9)).exists())
         self.assertTrue(warning.delivered(at(2026, 11, 23, 8, 30)).exists())
+        # Each reader sees the clock's name and the words in the language of their pages.
+        notice = breach.first()
+        step, kind = notice.params["step"], notice.params["clock_kind"]
+        with translation.override("en"):
+            clock = str(ClockKind(kind).label)
+            self.assertEqual(notice.shown_title, f"{step}: case {case.reference} ({clock})")
+            self.assertTrue(notice.shown_body.startswith("Deadline "))
+        with translation.override("zh-hans"):
+            self.assertEqual(
+                notice.shown_title, f"{step}：案件 {case.reference}（{ClockKind(kind).label}）"
+            )
+            self.assertTrue(notice.shown_body.startswith("截止时间"))
