@@ -128,6 +128,12 @@ def in_box(cases: QuerySet, bbox: Polygon) -> QuerySet:
     return cases.filter(point__bboverlaps=bbox)
 
 
+def outside_areas(cases: QuerySet, bbox: Polygon) -> QuerySet:
+    """The cases in ``bbox`` outside every community (no grid covers them: the dispatch
+    desk triages them), which no area's count holds."""
+    return in_box(cases.filter(community__isnull=True), bbox)
+
+
 def aggregate_level(zoom: int) -> str | None:
     """Which areas cases are counted by at this zoom; None: show single cases."""
     if zoom >= POINTS_ZOOM:

@@ -213,7 +213,12 @@ def tile(request, z: int, x: int, y: int):
         bbox = queries.box(*queries.tile_bounds(z, x, y))
         areas = queries.areas_in(level, bbox)
         counts = queries.counts_in(cases, form, level, areas, rollups is not None)
-        return queries.areas_mvt(counts, z, x, y) if counts else b""
+        body = queries.areas_mvt(counts, z, x, y) if counts else b""
+        # Cases outside every community are in no area's count: they are drawn as
+        # themselves at every zoom (two MVT messages joined are one tile with both layers).
+        near = queries.box(*queries.tile_bounds(z, x, y, queries.POINT_BUFFER / 4096))
+        outside, _count = queries.points_mvt([queries.outside_areas(cases, near)], z, x, y)
+        return body + outside
 
     rollups = queries.rollups_for(request.user, form, z)
     return cached_layer(request, form, f"tile/{z}/{x}/{y}", build, MVT, rollups)
@@ -242,6 +247,10 @@ def features(request):
             areas = queries.areas_in(level, bbox)
             counts = queries.counts_in(cases, form, level, areas, rollups is not None)
             collection = queries.areas_geojson(counts, zoom)
+            # Cases outside every community, in no area's count: as themselves.
+            outside = queries.points_geojson(queries.outside_areas(cases, bbox))
+            collection["features"] += outside["features"]
+            collection["left_out"] = outside["left_out"]
         collection["level"] = level or "case"
         return json.dumps(collection, ensure_ascii=False).encode()
 

@@ -47,4 +47,5 @@ def area_counts(client, zoom: int, **filters) -> dict[str, tuple[int, int, int]]
             f["properties"]["yellow"],
         )
         for f in response.json()["features"]
+        if "level" in f["properties"]  # not the cases outside every community
     }

@@ -96,6 +96,22 @@ def test_a_supervisor_filters_the_map_and_opens_a_case(live_server, browser, wor
     assert page.locator("path.case-area").count() >= 1
     assert "5 cases in 1 areas" in page.locator("#case-map-status").inner_text()
     screenshot(page, "5-per-street")
+
+    # A case outside every community is in no area's count: it is drawn as itself.
+    from django.contrib.gis.geos import Point
+
+    outside = make_case(point=Point(116.4100, 39.9250, srid=4326))
+    page.reload()
+    page.wait_for_function(
+        "([id]) => document.getElementById('case-map').dataset.state === 'loaded'"
+        " && window.caseMap.shown().cases.includes(id)",
+        arg=[outside.pk],
+    )
+    assert page.evaluate("window.caseMap.shown().areas") == {str(world.street.pk): 5}
+    assert page.locator("#case-map-status").inner_text().endswith(
+        "1 case outside every grid is shown as a point."
+    )
+    screenshot(page, "6-outside-every-grid")
     assert errors == []
     context.close()
 

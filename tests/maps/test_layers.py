@@ -145,6 +145,21 @@ class FilterTestCase(MapTestCase):
             {self.east.code: (2, 0, 1), self.west.code: (0, 0, 0), self.round.code: (0, 0, 0)},
         )
 
+    def test_zoomed_out_a_case_outside_every_community_is_a_point_beside_the_counts(self):
+        from django.contrib.gis.geos import Point
+
+        outside = make_case(point=Point(116.4100, 39.9250, srid=4326))
+        self.assertIsNone(outside.community)
+        client = self.as_user(self.zhou)
+        for zoom in (12, 10):
+            with self.subTest(zoom=zoom):
+                body = features(client, zoom=zoom).json()
+                points = [f for f in body["features"] if "level" not in f["properties"]]
+                self.assertEqual([f["id"] for f in points], [outside.pk])
+                self.assertEqual(points[0]["geometry"]["type"], "Point")
+        # The counts are unchanged: it is in none of them.
+        self.assertEqual(area_counts(client, zoom=10), {self.street.code: (6, 2, 1)})
+
     def test_the_heat_cells_add_up_to_the_cases_shown(self):
         for person, expected in ((self.zhou, 6), (self.chen, 3), (self.wang, 3)):
             response = self.as_user(person).get(

@@ -121,7 +121,9 @@ class VectorTileTestCase(MapTestCase):
                 response = self.client.get(reverse("maps:tile", args=(z, x, y)), {"stage": "open"})
             self.assertEqual(response.status_code, 200)
             statements += [q["sql"] for q in queries.captured_queries if '"cases_case"' in q["sql"]]
-        self.assertEqual(len(statements), 2, statements)
+        # Zoomed out: the counts, and the cases outside every community (in no count);
+        # zoomed in: the cases, both parts in one statement.
+        self.assertEqual(len(statements), 3, statements)
         with connection.cursor() as cursor:
             for setting in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan"):
                 cursor.execute(f"SET LOCAL {setting} = off")
@@ -146,6 +148,15 @@ class VectorTileTestCase(MapTestCase):
         x, y = tile_of(outside.point, 14)
         layers = self.tile(self.zhou, 14, x, y, stage="open")
         self.assertIn(outside.pk, {f["properties"]["id"] for f in layers["cases"]["features"]})
+        # Zoomed out, it is in no area's count: drawn as itself beside the counts.
+        for z in (12, 10):
+            with self.subTest(zoom=z):
+                x, y = tile_of(outside.point, z)
+                layers = self.tile(self.zhou, z, x, y, stage="open")
+                self.assertEqual(
+                    [f["properties"]["id"] for f in layers["cases"]["features"]], [outside.pk]
+                )
+                self.assertTrue(layers["areas"]["features"])
 
     def test_a_tile_off_the_world_is_not_found(self):
         self.client.force_login(self.zhou)

@@ -192,6 +192,13 @@
         ngettext("%(cases)s case in %(areas)s areas on the map; zoom in to see single cases.",
                  "%(cases)s cases in %(areas)s areas on the map; zoom in to see single cases.", total),
         {cases: total, areas: areaIds.length}, true);
+      // Cases outside every grid belong to no area: drawn as points at every zoom.
+      var outside = now.cases.length;
+      if (outside) {
+        status.textContent += " " + interpolate(
+          ngettext("%s case outside every grid is shown as a point.",
+                   "%s cases outside every grid are shown as points.", outside), [outside]);
+      }
     }
     el.dataset.zoom = map.getZoom();
     el.dataset.version = version;
