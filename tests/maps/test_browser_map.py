@@ -108,8 +108,10 @@ def test_a_supervisor_filters_the_map_and_opens_a_case(live_server, browser, wor
         arg=[outside.pk],
     )
     assert page.evaluate("window.caseMap.shown().areas") == {str(world.street.pk): 5}
-    assert page.locator("#case-map-status").inner_text().endswith(
-        "1 case outside every grid is shown as a point."
+    assert (
+        page.locator("#case-map-status")
+        .inner_text()
+        .endswith("1 case outside every grid is shown as a point.")
     )
     screenshot(page, "6-outside-every-grid")
     assert errors == []
