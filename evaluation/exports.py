@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import CharField, DateTimeField, F, Func, QuerySet
-from django.utils import timezone
+from django.db.models import CharField, DateTimeField, F, Func, QuerySet, Value
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from cases.models import Case
+from cases.models import Case, Source, Stage
 from stats.figures import Period, drill
 from stats.views import chosen_place
 
@@ -28,6 +29,7 @@ CASE_COLUMNS = (
     ("source", "source"),
     ("stage", "stage"),
     ("category", "category__full_code"),
+    ("category_name", "category__name"),
     ("department", "department__name"),
     ("grid", "grid__code"),
     ("address", "address"),
@@ -55,6 +57,7 @@ def case_headers() -> list[str]:
         "source": _("Source"),
         "stage": _("Stage"),
         "category": _("Category"),
+        "category_name": _("Category name"),
         "department": _("Department"),
         "grid": _("Grid"),
         "address": _("Address"),
@@ -99,18 +102,46 @@ class LocalTime(Func):
 
 
 def case_rows(queryset: QuerySet) -> Iterator[tuple]:
-    """Plain tuples in a stable order, read in chunks through a server-side cursor."""
+    """Plain tuples in a stable order, read in chunks through a server-side cursor, as a
+    reader reads them in the active language: a case not filed yet by its provisional
+    "#id", the source and the stage by their names, the category's name beside its code
+    (its English name where it has one)."""
     moments = _MOMENT_FIELDS if connection.vendor == "postgresql" else ()
+    english = (translation.get_language() or "").startswith("en")
+    expressions = {
+        "number": Coalesce("number", Concat(Value("#"), Cast("pk", CharField()))),
+        "category__name": Coalesce(NullIf("category__name_en", Value("")), "category__name")
+        if english
+        else "category__name",
+    }
     values = queryset.order_by("reported_at", "pk").values_list(
-        *(LocalTime(F(expr)) if expr in moments else expr for _name, expr in CASE_COLUMNS)
+        *(
+            LocalTime(F(expr)) if expr in moments else expressions.get(expr, expr)
+            for _name, expr in CASE_COLUMNS
+        )
     )
-    zone = timezone.get_current_timezone()
+    # The names in the language active now (a worker's export runs under the asker's).
+    names = {
+        index: {code: str(label) for code, label in choices}
+        for index, choices in (
+            (_column("source"), Source.choices),
+            (_column("stage"), Stage.choices),
+        )
+    }
+    return _named_rows(values, names, timezone.get_current_timezone())
+
+
+def _column(name: str) -> int:
+    return next(i for i, (column, _expr) in enumerate(CASE_COLUMNS) if column == name)
+
+
+def _named_rows(values, names: dict[int, dict], zone) -> Iterator[tuple]:
     for row in values.iterator(chunk_size=FETCH):
         yield tuple(
             timezone.localtime(v, zone).strftime(MOMENT_TEXT)
             if isinstance(v, datetime.datetime)
-            else ("" if v is None else v)
-            for v in row
+            else ("" if v is None else names[i].get(v, v) if i in names else v)
+            for i, v in enumerate(row)
         )
 
 

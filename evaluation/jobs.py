@@ -57,10 +57,8 @@ def run(job_id: int) -> int:
             ExportJob.objects.filter(pk=job.pk).update(rows=n)
 
         with translation.override(job.params.get("language")):
-            headers = case_headers()
-        count = WRITERS[job.format](
-            partial, headers, case_rows(queryset), progress, moments=CASE_MOMENTS
-        )
+            headers, rows = case_headers(), case_rows(queryset)
+        count = WRITERS[job.format](partial, headers, rows, progress, moments=CASE_MOMENTS)
         partial.rename(job.path)
         ExportJob.objects.filter(pk=job.pk).update(
             status=ExportJob.Status.DONE,

@@ -119,8 +119,13 @@ def areas(level_name: str, scope: Scope, period: Period, rules: Rules) -> list[R
         names = dict(UnitGrid.objects.filter(pk__in=sums).values_list("pk", "code"))
     else:
         names = dict(Area.objects.filter(pk__in=sums).values_list("pk", "name"))
+    # Key 0 holds the cases outside every area (no grid covers them): no area to rank.
     return ranked(
-        [rules.result(Subject.AREA, key, names.get(key, str(key)), t) for key, t in sums.items()]
+        [
+            rules.result(Subject.AREA, key, names.get(key, str(key)), t)
+            for key, t in sums.items()
+            if key
+        ]
     )
 
 

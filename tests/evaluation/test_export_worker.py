@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from cases.models import Source
 from evaluation.models import ExportJob
 from stats import rollup
 from tests.base import PASSWORD
@@ -71,9 +72,14 @@ def test_the_worker_writes_csv_and_xlsx_holding_the_filtered_cases(
     assert rows[0][:3] == ["Case number", "Source", "Stage"]
     assert sorted(r[0] for r in rows[1:]) == expected_due
     by_number = {r[0]: r for r in rows[1:]}
+    column = {name: i for i, name in enumerate(rows[0])}
     a = history.cases["A"]
-    assert by_number[a.number][2] == "closed"
-    assert by_number[a.number][5] == history.g1.code
+    # As a reader reads them: names, not the codes kept inside.
+    assert by_number[a.number][column["Stage"]] == "Closed"
+    assert by_number[a.number][column["Source"]] == str(Source(a.source).label)
+    assert by_number[a.number][column["Category"]] == a.category.full_code
+    assert by_number[a.number][column["Category name"]] == (a.category.name_en or a.category.name)
+    assert by_number[a.number][column["Grid"]] == history.g1.code
 
     job = run_job(client, "xlsx", "reported")
     download = client.get(reverse("evaluation:job_download", args=[job.pk]))
@@ -84,7 +90,8 @@ def test_the_worker_writes_csv_and_xlsx_holding_the_filtered_cases(
     assert sorted(r[0] for r in values[1:]) == sorted(history.cases[n].number for n in "ABCDEF")
     assert job.rows == 6
     # Moments are date-and-time cells, in the city's local time, to the second.
-    reported = {r[0]: r[7] for r in values[1:]}
+    at = values[0].index("Reported at")
+    reported = {r[0]: r[at] for r in values[1:]}
     for case in (history.cases[n] for n in "ABCDEF"):
         local = timezone.localtime(case.reported_at).replace(tzinfo=None, microsecond=0)
         assert reported[case.number] == local

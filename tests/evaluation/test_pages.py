@@ -8,9 +8,10 @@ from django.db import connection
 from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 
+from cases.models import Source, Stage
 from evaluation.models import ExportJob
 from org.models import Role
 from stats import rollup
@@ -204,3 +205,14 @@ class EvaluationPagesTestCase(HistoryMixin, TestCase):
         self.assertContains(response, "岗位")
         response = self.client.get(reverse("evaluation:export_cases"))
         self.assertContains(response, "导出案卷")
+        # The export reads in Chinese too: the stage and the source by their names.
+        response = self.client.post(
+            reverse("evaluation:export_cases"), {**WEEK, "figure": "due", "format": "csv"}
+        )
+        rows = read_csv(response)
+        column = {name: i for i, name in enumerate(rows[0])}
+        a = {r[0]: r for r in rows[1:]}[self.cases["A"].number]
+        with translation.override("zh-hans"):
+            self.assertEqual(a[column["环节"]], str(Stage.CLOSED.label))
+            self.assertEqual(a[column["来源"]], str(Source(self.cases["A"].source).label))
+        self.assertEqual(a[column["类别名称"]], self.cases["A"].category.name)

@@ -73,6 +73,18 @@ class ScoreTestCase(HistoryMixin, TestCase):
         ranks = [(a.name, a.rank) for a in evaluate(Scope(), PERIOD, "grid")["areas"]]
         self.assertEqual(ranks, [(self.g1.code, 1), (self.g2.code, 1)])
 
+    def test_cases_outside_every_area_are_no_area_to_rank(self):
+        from stats.models import DailyFact
+
+        # A day's facts for cases no grid covers: at every level, place key 0.
+        for level in range(4):
+            DailyFact.objects.create(day=START, level=level, filed=2, due=2, department=0)
+        for level in ("street", "community", "grid"):
+            with self.subTest(level=level):
+                keys = [a.key for a in evaluate(Scope(), PERIOD, level)["areas"]]
+                self.assertTrue(keys)
+                self.assertNotIn(0, keys)
+
     def test_rows_are_ranked_best_first_ties_sharing_the_unscored_last(self):
         def result(name, score):
             return Result("area", name, name, {}, {}, score, "")
