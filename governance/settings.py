@@ -527,6 +527,9 @@ except ValueError:
 if not FEEDS_RETRY_DELAYS or not all(0 <= delay <= 86400 for delay in FEEDS_RETRY_DELAYS):
     raise ImproperlyConfigured(FEEDS_RETRY_DELAYS_MESSAGE)
 FEEDS_MAX_ATTEMPTS = envint("FEEDS_MAX_ATTEMPTS", 20)
+# Open311 discovery announces this server as the production endpoint, and this URL (a
+# staging GridGov's /open311/v2) as the test endpoint when set.
+OPEN311_TEST_URL = envstr("OPEN311_TEST_URL", "")
 FEEDS_TIMEOUT_SECONDS = envfloat("FEEDS_TIMEOUT_SECONDS", 10.0)
 if FEEDS_MAX_ATTEMPTS < 1 or not 0 < FEEDS_TIMEOUT_SECONDS <= 300:
     raise ImproperlyConfigured(

@@ -10,6 +10,7 @@ import functools
 import json
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
@@ -73,15 +74,19 @@ def _discovery(request) -> dict:
         "changeset": changeset,
         "contact": _("GridGov dispatch centre"),
         "key_service": _("Ask the city's GridGov administrator for an API key."),
+        # This server is the production endpoint; a test endpoint (a staging GridGov,
+        # where a partner may file cases that no one acts on) only when one is set up.
+        # Announcing this server as "test" had partners testing on real cases.
         "endpoints": [
             {
                 "specification": services.SPECIFICATION,
-                "url": url,
+                "url": where,
                 "changeset": changeset,
                 "type": kind,
                 "formats": endpoint_formats,
             }
-            for kind in ("production", "test")
+            for kind, where in (("production", url), ("test", settings.OPEN311_TEST_URL))
+            if where
         ],
     }
 

@@ -30,13 +30,21 @@ class DiscoveryTestCase(CatalogueTestCase):
             self.assertEqual(response.status_code, 200)
             self.assertEqual(response["Content-Type"], "text/xml")
 
-    def test_it_lists_a_production_and_a_test_endpoint(self):
+    def test_it_lists_this_server_as_production_and_a_test_endpoint_only_when_set(self):
         body = json.loads(self.client.get("/open311/discovery.json").content)
         self.assertEqual(set(body), {"changeset", "contact", "key_service", "endpoints"})
         changeset = datetime.datetime.fromisoformat(body["changeset"])
         self.assertLess(changeset, timezone.now())
         self.assertTrue(body["changeset"].endswith("Z"))
-        self.assertEqual([e["type"] for e in body["endpoints"]], ["production", "test"])
+        # Not this server as "test": a partner testing there would file real cases.
+        self.assertEqual([e["type"] for e in body["endpoints"]], ["production"])
+        staging = "https://test.gridgov.example.org/open311/v2"
+        with self.settings(OPEN311_TEST_URL=staging):
+            both = json.loads(self.client.get("/open311/discovery.json").content)
+        self.assertEqual(
+            [(e["type"], e["url"]) for e in both["endpoints"]],
+            [("production", "http://testserver/open311/v2"), ("test", staging)],
+        )
         for endpoint in body["endpoints"]:
             self.assertEqual(endpoint["url"], "http://testserver/open311/v2")
             self.assertEqual(endpoint["specification"], "http://wiki.open311.org/GeoReport_v2")
@@ -59,7 +67,8 @@ class DiscoveryTestCase(CatalogueTestCase):
             self.assertContains(response, "<code>E0102</code>", html=False)
 
     def test_its_xml_has_the_spec_structure(self):
-        response = self.client.get("/open311/discovery.xml")
+        with self.settings(OPEN311_TEST_URL="https://test.gridgov.example.org/open311/v2"):
+            response = self.client.get("/open311/discovery.xml")
         root = self.parse_xml(response)
         self.assertEqual(root.tag, "discovery")
         self.assertEqual(children(root), ["changeset", "contact", "key_service", "endpoints"])
