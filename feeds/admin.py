@@ -146,6 +146,19 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "feeds/admin/secret.html", context)
 
 
+class EventTypeFilter(admin.SimpleListFilter):
+    """The event types by their names, not the action codes stored."""
+
+    title = _("event type")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return event_types()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
@@ -160,15 +173,15 @@ class AttemptInline(admin.TabularInline):
 class DeliveryAdmin(admin.ModelAdmin):
     """Read-only record of what was sent; "replay" sends an event again with its id."""
 
-    list_display = ["event_id", "action", "subscription", "status", "tries"]
+    list_display = ["event_number", "event_type", "subscription", "status", "tries"]
     list_display += ["next_attempt_at", "delivered_at", "created_at"]
-    list_filter = ["status", "action", "subscription__department", "subscription"]
+    list_filter = ["status", EventTypeFilter, "subscription__department", "subscription"]
     search_fields = ["=event__id", "event__case__number", "subscription__name"]
     list_select_related = ["subscription__department"]
     fields = readonly_fields = (
         "subscription",
-        "event_id",
-        "action",
+        "event_number",
+        "event_type",
         "status",
         "tries",
         "body",
@@ -179,6 +192,14 @@ class DeliveryAdmin(admin.ModelAdmin):
     )
     inlines = [AttemptInline]
     actions = ["replay"]
+
+    @admin.display(description=_("event"), ordering="event_id")
+    def event_number(self, obj):
+        return obj.event_id
+
+    @admin.display(description=_("event type"), ordering="action")
+    def event_type(self, obj):
+        return dict(event_types()).get(obj.action, obj.action)
 
     def has_add_permission(self, request):
         return False

@@ -158,7 +158,9 @@ class Attempt(models.Model):
         verbose_name_plural = _("attempts")
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} {self.at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"
+        # The city's time, as beside it on the delivery's page (not the stored UTC).
+        at = timezone.localtime(self.at)
+        return f"{self.delivery_id} {at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"
 
 
 class Cursor(models.Model):

@@ -150,12 +150,16 @@ def _layers(path: str | Path) -> list[Layer]:
                 % {"found": source.driver.name, "format": expected}
             )
         # Each Layer keeps its DataSource open. Tables without geometry (a GeoPackage may
-        # hold some) are not offered.
+        # hold some) are not offered, nor layers without a feature (nothing to import, and
+        # no columns to choose from).
         for index in range(source.layer_count):
             if source[index].geom_type.name != "None":
                 layers.append(source[index])
     if not layers:
         raise ImportFailed(_("The file holds no layer."))
+    layers = [layer for layer in layers if len(layer)]
+    if not layers:
+        raise ImportFailed(_("The file holds no feature: there is nothing to import."))
     return layers
 
 

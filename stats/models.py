@@ -32,6 +32,7 @@ class RollupState(models.Model):
 
     class Meta:
         verbose_name = _("roll-up state")
+        verbose_name_plural = _("roll-up states")
 
     def __str__(self) -> str:
         return f"events to #{self.high_water}, version {self.version}"

@@ -147,6 +147,29 @@ class FeedAdminTestCase(FeedWorldMixin, TestCase):
         self.delivery.refresh_from_db()
         self.assertEqual(self.delivery.status, Delivery.Status.FAILED)
 
+    def test_deliveries_read_in_the_admins_language_and_time(self):
+        from django.utils import timezone
+
+        self.client.force_login(self.ada)
+        listing = self.client.get(
+            reverse("admin:feeds_delivery_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans"
+        )
+        self.assertNotContains(listing, "Event id")
+        self.assertNotContains(listing, "EVENT ID")
+        # The event type by its name (in the rows and the filter), not the action's code.
+        self.assertContains(listing, "派遣")
+        self.assertNotContains(listing, ">dispatch<")
+        filtered = self.client.get(
+            reverse("admin:feeds_delivery_changelist"), {"action": "dispatch"}
+        )
+        self.assertEqual(list(filtered.context["cl"].queryset), [self.delivery])
+        filtered = self.client.get(reverse("admin:feeds_delivery_changelist"), {"action": "close"})
+        self.assertEqual(list(filtered.context["cl"].queryset), [])
+        # An attempt's title is in the city's time, as the time beside it.
+        attempt = self.delivery.attempts.get()
+        page = self.client.get(reverse("admin:feeds_delivery_change", args=[self.delivery.pk]))
+        self.assertContains(page, f"{timezone.localtime(attempt.at):%Y-%m-%d %H:%M:%S}")
+
     def test_the_subscription_list_counts_in_one_query(self):
         self.client.force_login(self.ada)
         url = reverse("admin:feeds_subscription_changelist")

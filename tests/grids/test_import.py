@@ -460,12 +460,15 @@ class ImportGridsTestCase(TempDirMixin, TestCase):
     def test_it_refuses_files_it_cannot_read(self):
         (self.tmp / "notes.txt").write_text("code,name")
         (self.tmp / "broken.geojson").write_text("{not json")
+        (self.tmp / "nothing.geojson").write_text('{"type": "FeatureCollection", "features": []}')
         with zipfile.ZipFile(self.tmp / "empty.zip", "w") as archive:
             archive.writestr("readme.txt", "no shapefile here")
         cases = {
             "notes.txt": "GridGov reads GeoJSON (.geojson, .json), zipped Shapefiles",
             "broken.geojson": "GDAL cannot read this file as GeoJSON.",
             "empty.zip": "The zip file holds no Shapefile (.shp).",
+            # No column to choose from, and nothing to import: said at the upload.
+            "nothing.geojson": "The file holds no feature: there is nothing to import.",
         }
         for name, message in cases.items():
             with self.subTest(name=name), self.assertRaisesMessage(ImportFailed, message):
