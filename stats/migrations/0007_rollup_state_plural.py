@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0006_dailyfact_grid_department'),
+        ("stats", "0006_dailyfact_grid_department"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='rollupstate',
-            options={'verbose_name': 'roll-up state', 'verbose_name_plural': 'roll-up states'},
+            name="rollupstate",
+            options={"verbose_name": "roll-up state", "verbose_name_plural": "roll-up states"},
         ),
     ]
