@@ -1,4 +1,7 @@
+import math
+
 from django import forms
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -109,7 +112,33 @@ class ReportForm(forms.Form):
                 data["point"] = exif
         else:
             data["point"] = Point(lon, lat, srid=4326)
+        point = data.get("point")
+        km = km_outside_city(point) if point is not None else None
+        if km is not None and km > settings.REPORT_MAX_KM_OUTSIDE:
+            # A point outside every grid goes to the desk, but one this far is a slip of
+            # the pin (or a caller's place in another city): not a case of this city.
+            self.add_error(
+                None,
+                _("This position is about %(km)d km outside the city's districts: check the pin.")
+                % {"km": km},
+            )
         return data
+
+
+def km_outside_city(point: Point) -> float | None:
+    """How far ``point`` (WGS84) lies outside the box around the city's districts, in
+    kilometres (0 inside it); None before any district is imported."""
+    from django.contrib.gis.db.models import Extent
+
+    from grids.models import Area
+
+    extent = Area.objects.filter(parent=None).aggregate(extent=Extent("boundary"))["extent"]
+    if extent is None:
+        return None
+    west, south, east, north = extent
+    dx = max(west - point.x, 0, point.x - east) * 111.32 * math.cos(math.radians(point.y))
+    dy = max(south - point.y, 0, point.y - north) * 110.57
+    return math.hypot(dx, dy)
 
 
 class ActionForm(forms.Form):

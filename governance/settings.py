@@ -507,6 +507,9 @@ GRID_IMPORT_MAX_BYTES = envint("GRID_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 
 # Duplicate reports: open cases of the same category this close and this recent.
 DUPLICATE_RADIUS_M = envint("DUPLICATE_RADIUS_M", 50)
+# A report placed farther than this outside the box around the city's districts is refused
+# on the report page as a slip of the pin (nearer, outside every grid, it goes to triage).
+REPORT_MAX_KM_OUTSIDE = envint("REPORT_MAX_KM_OUTSIDE", 20)
 DUPLICATE_WINDOW_DAYS = envint("DUPLICATE_WINDOW_DAYS", 7)
 # Photos: larger uploads are refused; kept photos are scaled down to this many pixels.
 PHOTO_MAX_BYTES = envint("PHOTO_MAX_BYTES", 15 * 1024 * 1024)

@@ -154,6 +154,19 @@ class ReportPageTestCase(CaseTestCase):
         )
         self.assertEqual(existing.reporters.count(), 3)
 
+    def test_a_pin_in_another_city_is_refused_and_one_just_outside_goes_to_triage(self):
+        self.client.force_login(self.li)
+        call = {"source": "hotline", "citizen_name": "李四", "photos": []}
+        # Shanghai, for a Beijing district: a slip of the pin, not a case of this city.
+        response = self.post_report(**call, lon=121.47, lat=31.23)
+        self.assertContains(response, "km outside the city&#x27;s districts", status_code=400)
+        self.assertContains(response, "李四", status_code=400)
+        self.assertFalse(Case.objects.exists())
+        # A few kilometres outside: outside every grid, for the desk to decide.
+        response = self.post_report(**call, lon=INSIDE.x + 0.05, lat=INSIDE.y)
+        self.assertEqual(response.status_code, 302)
+        self.assertIsNone(Case.objects.get().grid)
+
     def test_a_phone_number_with_letters_is_refused_and_the_call_kept(self):
         self.client.force_login(self.li)
         response = self.post_report(
