@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from clocks.models import ClockKind
+from clocks.models import ClockKind, EscalationStep
 from clocks.services import case_clocks, overview_sections
 from grids.models import Area, UnitGrid
 from grids.serializers import GridFeatureSerializer, grid_features, with_current_assignments
@@ -507,7 +507,7 @@ def clock_of(event) -> str:
     return ClockKind(kind).label if kind in ClockKind.values else ""
 
 
-def reason_shown(event) -> str:
+def reason_shown(event, steps: dict | None = None) -> str:
     """The event's reason in the reader's language where the system wrote it from what it
     keeps (a routing decision, an automatic supervision order): stored once in the
     language of the server, it read Chinese in the English pages. People's own words,
@@ -522,6 +522,10 @@ def reason_shown(event) -> str:
         return decision_reason(
             payload["rule_name"], payload.get("priority", 0), str(department or "")
         )
+    if event.action == "escalate" and steps and payload.get("step") in steps:
+        # The step's name, as the ladder's administrators named it in each language.
+        step = steps[payload["step"]]
+        return step.display_name() if event.reason == step.name else event.reason
     if event.action == "supervise" and payload.get("level") in Supervision.values:
         level = Supervision(payload["level"]).label
         return _("Automatic escalation: %(level)s") % {"level": level}
@@ -541,15 +545,21 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
                 prefix=transition.action,
             )
         actions.append({"transition": transition, "form": form})
+    history = list(case.events.select_related("actor"))
+    steps = (
+        {step.key: step for step in EscalationStep.objects.all()}
+        if any(event.action == "escalate" for event in history)
+        else None
+    )
     events = [
         {
             "event": event,
             "label": EVENT_LABELS.get(event.action) or BY_ACTION[event.action].label,
             "stage": stage_reached(event),
             "clock": clock_of(event),
-            "reason": reason_shown(event),
+            "reason": reason_shown(event, steps),
         }
-        for event in case.events.select_related("actor")
+        for event in history
     ]
     # A duplicate taken in names the case it was.
     absorbed = {

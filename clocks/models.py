@@ -13,8 +13,8 @@ version; the beat sweep claims due rows and fires each exactly once.
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from cases.models import LimitUnit, Supervision, Urgency
 
@@ -146,6 +146,7 @@ class EscalationStep(models.Model):
 
     key = models.SlugField(_("key"), max_length=30, unique=True)
     name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
     # Orders the ladder; a case's escalation level is the highest level fired.
     level = models.PositiveSmallIntegerField(_("level"), unique=True)
     clock_kind = models.CharField(
@@ -207,6 +208,12 @@ class EscalationStep(models.Model):
         ]
 
     def __str__(self) -> str:
+        return self.display_name()
+
+    def display_name(self) -> str:
+        """The name in the reader's language: the English one on English pages, if set."""
+        if self.name_en and (get_language() or "").startswith("en"):
+            return self.name_en
         return self.name
 
 

@@ -20,6 +20,7 @@ LADDER = [
     {
         "key": "warn",
         "name": "预警",
+        "name_en": "Warning",
         "level": 1,
         "percent": 80,
         "notify_assignee": True,
@@ -28,6 +29,7 @@ LADDER = [
     {
         "key": "breach",
         "name": "超期",
+        "name_en": "Overdue",
         "level": 2,
         "percent": 100,
         "notify_assignee": True,
@@ -36,6 +38,7 @@ LADDER = [
     {
         "key": "yellow",
         "name": "黄牌督办",
+        "name_en": "Yellow-card supervision",
         "level": 3,
         "clock_kind": "case",
         "percent": 150,
@@ -45,6 +48,7 @@ LADDER = [
     {
         "key": "red",
         "name": "红牌督办",
+        "name_en": "Red-card supervision",
         "level": 4,
         "clock_kind": "case",
         "percent": 200,
@@ -62,5 +66,8 @@ def load(StageLimit, EscalationStep) -> None:
             urgency=urgency,
             defaults={"limit_value": Decimal(value), "limit_unit": unit},
         )
+    # Only the fields the model has at this point of the migrations (name_en came later).
+    fields = {f.name for f in EscalationStep._meta.get_fields()}
     for step in LADDER:
-        EscalationStep.objects.get_or_create(key=step["key"], defaults=step)
+        defaults = {k: v for k, v in step.items() if k in fields}
+        EscalationStep.objects.get_or_create(key=step["key"], defaults=defaults)

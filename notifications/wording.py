@@ -14,13 +14,15 @@ def case_closed(params: dict) -> tuple[str, str]:
 
 
 def escalation(params: dict) -> tuple[str, str]:
-    from clocks.models import ClockKind
+    from clocks.models import ClockKind, EscalationStep
 
     kind = params["clock_kind"]
+    step = EscalationStep.objects.filter(key=params.get("step_key") or "").first()
     return (
         _("%(step)s: case %(case)s (%(clock)s)")
         % {
-            "step": params["step"],
+            # The step's name in the reader's language, while it is the one it had.
+            "step": step.display_name() if step and step.name == params["step"] else params["step"],
             "case": params["case"],
             "clock": ClockKind(kind).label if kind in ClockKind.values else kind,
         },

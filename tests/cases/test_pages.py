@@ -578,6 +578,7 @@ class CasePageTestCase(CaseTestCase):
                 {"department": self.sanitation.pk, "rule_name": "道路不洁", "priority": 100},
             ),
             ("supervise", "自动升级：黄牌督办", {"level": 1}),
+            ("escalate", "预警", {"step": "warn"}),  # a seeded step, its name kept
         ]
         for action, reason, payload in written:
             CaseEvent.objects.create(
@@ -601,13 +602,14 @@ class CasePageTestCase(CaseTestCase):
         self.client.force_login(self.zhou)
         url = reverse("cases:detail", args=[case.pk])
         english = self.client.get(url, HTTP_ACCEPT_LANGUAGE="en")
-        reasons = [item["reason"] for item in english.context["events"]][-4:]
+        reasons = [item["reason"] for item in english.context["events"]][-5:]
         self.assertEqual(
             reasons,
             [
                 "No routing rule matches: the case waits for a dispatcher.",
                 f"Rule “道路不洁” (priority 100): {self.sanitation.name}.",
                 "Automatic escalation: Supervision order",
+                "Warning",
                 "群众反映强烈",  # a person's words stay theirs
             ],
         )

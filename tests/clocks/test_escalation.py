@@ -175,9 +175,10 @@ class WorkingHoursOnlyTestCase(ClockTestCase):
         # Each reader sees the clock's name and the words in the language of their pages.
         notice = breach.first()
         step, kind = notice.params["step"], notice.params["clock_kind"]
+        self.assertEqual(step, "超期")  # the seeded breach step's name
         with translation.override("en"):
             clock = str(ClockKind(kind).label)
-            self.assertEqual(notice.shown_title, f"{step}: case {case.reference} ({clock})")
+            self.assertEqual(notice.shown_title, f"Overdue: case {case.reference} ({clock})")
             self.assertTrue(notice.shown_body.startswith("Deadline "))
         with translation.override("zh-hans"):
             self.assertEqual(

@@ -36,7 +36,11 @@ class OverviewTestCase(ClockTestCase):
         self.assertEqual(sections["overdue"], [self.late.pk])
         self.assertNotIn(self.quiet.pk, sum(sections.values(), []))
         self.assertContains(response, f'href="{reverse("cases:detail", args=[self.red.pk])}"')
-        self.assertContains(response, "红牌督办")
+        # The ladder's steps by their names in the reader's language.
+        self.assertContains(response, "Red-card supervision")
+        with time_machine.travel(at(2026, 11, 24, 9, 20), tick=False):
+            chinese = self.client.get(reverse("cases:overview"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+        self.assertContains(chinese, "红牌督办")
 
     def test_every_other_role_is_refused(self):
         for role, person in self.personas.items():
