@@ -56,7 +56,11 @@ class MapFilterForm(forms.Form):
     )
     since = forms.DateField(label=_("Reported from"), required=False)
     until = forms.DateField(label=_("Reported until"), required=False)
-    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    overdue = forms.BooleanField(
+        label=_("Overdue only"),
+        required=False,
+        help_text=_("The whole case's deadline has passed (cases on hold included)."),
+    )
 
     def clean_category(self) -> str:
         code = self.cleaned_data["category"]

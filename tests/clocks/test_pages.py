@@ -38,6 +38,8 @@ class OverviewTestCase(ClockTestCase):
         self.assertContains(response, f'href="{reverse("cases:detail", args=[self.red.pk])}"')
         # The ladder's steps by their names in the reader's language.
         self.assertContains(response, "Red-card supervision")
+        # Why its figures differ from the dashboard's and the map's, said on the page.
+        self.assertContains(response, "The dashboard's overdue figure counts")
         with time_machine.travel(at(2026, 11, 24, 9, 20), tick=False):
             chinese = self.client.get(reverse("cases:overview"), HTTP_ACCEPT_LANGUAGE="zh-hans")
         self.assertContains(chinese, "红牌督办")
