@@ -130,13 +130,9 @@ def test_a_report_made_offline_is_kept_and_sent_when_the_connection_returns(
     ctx.close()
 
 
-def test_photos_survive_a_duplicate_warning_and_a_second_tap_makes_no_second_case(
-    live_server,
-    browser,
-    world,
-    photo_file,
-    screenshot,
-):
+def meet_a_nearby_case(live_server, browser, world, photo_file):
+    """Qian reports, with a photo, the heap Wang already reported: the form comes back with
+    the nearby case, the photo still chosen. Returns the case, the context and the page."""
     existing = case_report(
         reporter=world.wang,
         source=Source.PATROL,
@@ -147,8 +143,18 @@ def test_photos_survive_a_duplicate_warning_and_a_second_tap_makes_no_second_cas
     ctx, page = sign_in_on_the_street(browser, live_server, "qian", **NO_WORKER)
     fill_report(page, live_server, world, photo_file("rubbish.jpg"))
     page.click("#submit-report")
-    # The form comes back with the nearby case: the photo is still chosen.
     page.locator("#photos-kept", has_text="1 photo kept from the last try.").wait_for()
+    return existing, ctx, page
+
+
+def test_photos_survive_a_duplicate_warning_and_a_second_tap_makes_no_second_case(
+    live_server,
+    browser,
+    world,
+    photo_file,
+    screenshot,
+):
+    existing, ctx, page = meet_a_nearby_case(live_server, browser, world, photo_file)
     assert page.evaluate("document.getElementById('id_photos').files[0].name") == "rubbish.jpg"
     assert page.locator(f'#duplicates a[href*="/cases/{existing.pk}/"]').count() >= 1
     assert page.input_value("#id_description") == "井盖缺失，行人有跌落危险"
@@ -173,18 +179,8 @@ def test_report_this_too_adds_her_report_and_photo_to_the_case_already_open(
     photo_file,
     screenshot,
 ):
-    existing = case_report(
-        reporter=world.wang,
-        source=Source.PATROL,
-        point=INSIDE,
-        category=world.category,
-        description="人行道上有一堆生活垃圾",
-    )
-    ctx, page = sign_in_on_the_street(browser, live_server, "qian", **NO_WORKER)
-    fill_report(page, live_server, world, photo_file("rubbish.jpg"))
+    existing, ctx, page = meet_a_nearby_case(live_server, browser, world, photo_file)
     key = page.input_value("input[name=submission]")
-    page.click("#submit-report")
-    page.locator("#photos-kept", has_text="1 photo kept from the last try.").wait_for()
     screenshot(page, "report-this-too")
     join = page.locator(f'#duplicates button[name="join"][value="{existing.pk}"]').first
     join.dblclick()
