@@ -70,6 +70,13 @@
   if ("empty" in form.dataset && !new URLSearchParams(location.search).get("draft")) {
     key = form.elements.submission.value = newKey();
   }
+  // A report sent and then brought back by the Back button must not show its caller's name
+  // and phone waiting for the next call: the form asks the browser not to restore its
+  // fields (autocomplete="off"), and a page the browser kept whole is loaded afresh.
+  form.addEventListener("submit", function () { form.dataset.sent = "1"; });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && form.dataset.sent) location.reload();
+  });
   if ("serviceWorker" in navigator && outbox) {
     navigator.serviceWorker.register(form.dataset.offlineWorker, {scope: form.dataset.offlineScope})
       .catch(function () {});  // no HTTPS (or localhost): the page needs the network to open

@@ -162,3 +162,28 @@ def test_a_grid_is_found_by_its_code(live_server, browser, world):
     assert locate(pinned(page)).grid == grid
     assert page.locator("#position-place").get_attribute("data-grid") == grid.code
     ctx.close()
+
+
+def test_back_after_a_registered_call_shows_an_empty_form_not_the_last_caller(
+    live_server, browser, world
+):
+    ctx, page = sign_in(browser, live_server, "li", viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("cases:report"))
+    tap_map_centre(page)
+    page.select_option("#id_category", value=str(world.category.pk))
+    page.fill("#id_description", "来电反映：胡同口有一堆建筑垃圾")
+    page.fill("#id_citizen_name", "张三")
+    page.fill("#id_citizen_phone", "13800000000")
+    key = page.input_value("input[name=submission]")
+    page.click("#submit-report")
+    page.wait_for_url(re.compile(r"/cases/\d+/$"))
+    page.go_back()
+    page.wait_for_load_state()
+    page.wait_for_timeout(300)
+    # The next caller starts from an empty form with a key of its own.
+    assert page.input_value("#id_citizen_name") == ""
+    assert page.input_value("#id_citizen_phone") == ""
+    assert page.input_value("#id_description") == ""
+    assert page.input_value("input[name=submission]") not in ("", key)
+    assert Case.objects.count() == 1
+    ctx.close()
