@@ -19,6 +19,7 @@ from org.models import Department, Role
 
 from .figures import (
     AGE_BUCKETS,
+    EVENT_FIGURES,
     GRID,
     Period,
     Place,
@@ -258,6 +259,8 @@ def cases_behind(request):
         {
             "figure": figure,
             "label": LABELS[figure],
+            # The dashboard counts these figures' events; the list holds each case once.
+            "counts_events": figure in EVENT_FIGURES,
             "detail": detail,
             "place": place,
             "crumbs": crumbs,

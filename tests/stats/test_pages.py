@@ -159,6 +159,10 @@ class PagesTestCase(HistoryMixin, TestCase):
         self.assertEqual(listed, {self.cases[n].pk for n in "ABCH"})
         self.assertContains(response, '<span id="drill-count">4</span>', html=False)
         self.assertContains(response, reverse("cases:detail", args=[self.cases["A"].pk]))
+        self.assertNotContains(response, 'id="drill-events"')
+        # A figure of events (reworks) says why its list of cases may be shorter.
+        response = self.client.get(reverse("stats:cases"), {**WEEK, "figure": "reworks"})
+        self.assertContains(response, 'id="drill-events"')
         # The officer's list leaves out the other department's case.
         self.login(self.sun)
         response = self.client.get(reverse("stats:cases"), {**WEEK, "figure": "backlog"})
