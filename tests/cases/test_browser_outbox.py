@@ -24,6 +24,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NO_WORKER = {"service_workers": "block"}
 
 
+def outbox_says(page, text):
+    """The outbox list under the header reads ``text``: waited for, as the list is drawn
+    after the form says it is kept (a read from the phone's storage)."""
+    page.locator("#outbox", has_text=text).wait_for()
+    assert page.locator("#outbox").inner_text() == text
+
+
 def fill_report(page, live_server, world, photo):
     page.goto(live_server.url + reverse("cases:report"))
     page.wait_for_function("document.getElementById('id_lat').value !== ''")
@@ -61,8 +68,8 @@ def test_a_report_made_offline_is_kept_and_sent_when_the_connection_returns(
     page.click("#submit-report")
     page.locator("#kept-offline").wait_for()
     assert page.locator("#report-form").is_hidden()
-    assert page.locator("#outbox").inner_text() == (
-        "1 report is kept on this phone and will be sent when the connection returns."
+    outbox_says(
+        page, "1 report is kept on this phone and will be sent when the connection returns."
     )
     assert not Case.objects.exists()
     screenshot(page, "kept-offline")
@@ -243,9 +250,10 @@ def test_a_report_kept_when_the_session_ended_asks_to_log_in_again(
     ctx.clear_cookies()  # the session ended while she was typing
     page.click("#submit-report")
     page.locator("#kept-login").wait_for()
-    assert page.locator("#outbox").inner_text() == (
+    outbox_says(
+        page,
         "1 report is kept on this phone and will be sent when the connection returns."
-        " Log in again to send."
+        " Log in again to send.",
     )
     assert not Case.objects.exists()
     page.click("#outbox a")
@@ -307,8 +315,9 @@ def test_a_check_on_site_made_offline_is_kept_and_closes_the_case_when_sent(
     photos = case.photos.count()
     ctx, page = sign_in_on_the_street(browser, live_server, "wang", **NO_WORKER)
     act_offline(ctx, page, live_server, case, "check_pass", photo_file("fixed.jpg"))
-    assert page.locator("#outbox").inner_text() == (
-        "1 action on a case is kept on this phone and will be sent when the connection returns."
+    outbox_says(
+        page,
+        "1 action on a case is kept on this phone and will be sent when the connection returns.",
     )
     screenshot(page, "check-kept")
     case.refresh_from_db()

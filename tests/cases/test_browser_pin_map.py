@@ -61,7 +61,10 @@ def test_the_centre_finds_the_callers_community_and_registers_the_call_there(
     page.click("#submit-report")
     page.locator(".error", has_text="find the place the caller names").wait_for()
     assert Case.objects.count() == 0
+    # The page came back whole: its scripts (the place finder's) run once it has loaded.
+    page.wait_for_load_state("load")
     pin = page.locator(".leaflet-marker-icon")
+    pin.wait_for()
 
     page.fill("#place-search", world.community.name[-3:])
     result = page.locator(f'#place-results button[data-code="{world.community.code}"]')
