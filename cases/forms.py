@@ -128,11 +128,9 @@ class ReportForm(forms.Form):
 def km_outside_city(point: Point) -> float | None:
     """How far ``point`` (WGS84) lies outside the box around the city's districts, in
     kilometres (0 inside it); None before any district is imported."""
-    from django.contrib.gis.db.models import Extent
+    from grids.models import city_extent
 
-    from grids.models import Area
-
-    extent = Area.objects.filter(parent=None).aggregate(extent=Extent("boundary"))["extent"]
+    extent = city_extent()
     if extent is None:
         return None
     west, south, east, north = extent

@@ -28,7 +28,7 @@ from .models import (
     validate_phone,
 )
 from .photos import process_photo
-from .workflow import BY_ACTION, Transition
+from .workflow import BY_ACTION, INTERNAL_PAYLOAD, Transition
 
 # Citizens' contact details are for the centre, who call them back (as on the case page).
 PERSONAL_DATA_ROLES = (Role.DISPATCHER, Role.SHIFT_LEADER)
@@ -398,9 +398,10 @@ class EventSerializer(serializers.ModelSerializer):
 
     def to_representation(self, event):
         data = super().to_representation(event)
-        if isinstance(data.get("payload"), dict) and "sent" in data["payload"]:
-            # The digest that tells a request sent again from another (workflow.done_since).
-            data["payload"] = {k: v for k, v in data["payload"].items() if k != "sent"}
+        if isinstance(data.get("payload"), dict):
+            data["payload"] = {
+                k: v for k, v in data["payload"].items() if k not in INTERNAL_PAYLOAD
+            }
         return data
 
     def get_label(self, event) -> str:

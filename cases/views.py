@@ -2,13 +2,11 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection
 from django.db.models import F, Q, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Replace
-from django.forms.utils import ErrorDict
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -19,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from clocks.models import ClockKind, EscalationStep
 from clocks.services import case_clocks, overview_sections
-from grids.models import Area, UnitGrid
+from grids.models import UnitGrid, city_extent
 from grids.serializers import GridFeatureSerializer, grid_features, with_current_assignments
 from grids.views import base_layers
 from org.decorators import role_required
@@ -270,11 +268,10 @@ def pin_map_config(user, *, own_grids: bool, ask_position: bool) -> dict:
     if own_grids:
         mine = list(grid_features(UnitGrid.objects.current().covered_by(user)))
         grids = GridFeatureSerializer(with_current_assignments(mine), many=True).data
-    extent = Area.objects.filter(parent=None).aggregate(extent=Extent("boundary"))["extent"]
     return {
         "base": base_layers(),
         "grids": grids,
-        "extent": extent,
+        "extent": city_extent(),
         "askPosition": ask_position,
         "locateUrl": reverse("grids_api:locate"),
         "areasUrl": reverse("grids_api:areas"),
@@ -507,22 +504,25 @@ def clock_of(event) -> str:
     return ClockKind(kind).label if kind in ClockKind.values else ""
 
 
-def reason_shown(event, steps: dict | None = None) -> str:
+def reason_shown(event, steps: dict, departments: dict) -> str:
     """The event's reason in the reader's language where the system wrote it from what it
     keeps (a routing decision, an automatic supervision order): stored once in the
     language of the server, it read Chinese in the English pages. People's own words,
-    and events written before the payload kept enough, as they were written."""
+    and events written before the payload kept enough, as they were written. ``steps``
+    and ``departments``: the ladder's steps by key and the departments' names by id,
+    read once for the page (``system_names``)."""
     payload = event.payload or {}
     if event.actor_id is None or event.actor.username != ROUTER_USERNAME:
         return event.reason
     if event.action == "route_none":
         return decision_reason(None)
     if event.action == "dispatch" and "rule_name" in payload:
-        department = Department.objects.filter(pk=payload.get("department")).first()
         return decision_reason(
-            payload["rule_name"], payload.get("priority", 0), str(department or "")
+            payload["rule_name"],
+            payload.get("priority", 0),
+            departments.get(payload.get("department"), ""),
         )
-    if event.action == "escalate" and steps and payload.get("step") in steps:
+    if event.action == "escalate" and payload.get("step") in steps:
         # The step's name, as the ladder's administrators named it in each language.
         step = steps[payload["step"]]
         return step.display_name() if event.reason == step.name else event.reason
@@ -530,6 +530,27 @@ def reason_shown(event, steps: dict | None = None) -> str:
         level = Supervision(payload["level"]).label
         return _("Automatic escalation: %(level)s") % {"level": level}
     return event.reason
+
+
+def system_names(history: list) -> tuple[dict, dict]:
+    """What ``reason_shown`` needs for a case's events, in a query each at most: the
+    escalation steps by key, and the names of the departments routing dispatched to."""
+    written = [
+        event for event in history if event.actor_id and event.actor.username == ROUTER_USERNAME
+    ]
+    steps = (
+        {step.key: step for step in EscalationStep.objects.all()}
+        if any(event.action == "escalate" for event in written)
+        else {}
+    )
+    chosen = {
+        (event.payload or {}).get("department") for event in written if event.action == "dispatch"
+    }
+    chosen.discard(None)
+    departments = (
+        dict(Department.objects.filter(pk__in=chosen).values_list("pk", "name")) if chosen else {}
+    )
+    return steps, departments
 
 
 def detail_context(request, case: Case, failed: ActionForm | None = None) -> dict:
@@ -546,18 +567,14 @@ def detail_context(request, case: Case, failed: ActionForm | None = None) -> dic
             )
         actions.append({"transition": transition, "form": form})
     history = list(case.events.select_related("actor"))
-    steps = (
-        {step.key: step for step in EscalationStep.objects.all()}
-        if any(event.action == "escalate" for event in history)
-        else None
-    )
+    steps, departments = system_names(history)
     events = [
         {
             "event": event,
             "label": EVENT_LABELS.get(event.action) or BY_ACTION[event.action].label,
             "stage": stage_reached(event),
             "clock": clock_of(event),
-            "reason": reason_shown(event, steps),
+            "reason": reason_shown(event, steps, departments),
         }
         for event in history
     ]
@@ -666,8 +683,7 @@ def _on_current_version(request, case: Case, transition, form: ActionForm, seen:
     again = ActionForm(data, transition=transition, case=case, prefix=transition.action)
     # Only this message: what was sent was checked already (its photos are not sent again
     # here, and the field's "required" would be a false alarm; the outbox puts them back).
-    again.full_clean()
-    again._errors = ErrorDict()
+    again.errors.clear()
     message = _(
         "This case changed while you were looking at it: check it as it is now, then send again."
     )

@@ -812,7 +812,7 @@ def perform(
             )
         ctx, from_stage = _take(transition, locked, user, reason, data or {}, photos)
         if version is not None:
-            ctx.payload["sent"] = sent_digest(reason, data or {}, photos)
+            ctx.payload[SENT] = sent_digest(reason, data or {}, photos)
         seen = locked.version
         locked.version = F("version") + 1
         locked.save()
@@ -857,14 +857,20 @@ def done_since(
     last = case.events.order_by("-at", "-id").first()
     if last is None or (last.actor_id, last.action) != (user.pk, action):
         return None
-    if last.payload.get("sent") != sent_digest(reason, data or {}, photos):
+    if last.payload.get(SENT) != sent_digest(reason, data or {}, photos):
         return None
     return last
 
 
+# Payload keys kept for GridGov itself, never shown in the API or sent to event feeds: the
+# digest of what a person sent (``sent_digest``).
+SENT = "sent"
+INTERNAL_PAYLOAD = frozenset({SENT})
+
+
 def sent_digest(reason: str, data: dict, photos: Sequence[PhotoUpload]) -> str:
     """A short digest of what a person sent with an action (the reason as ``perform``
-    keeps it, the choices, the photos' bytes), kept in its event's payload as ``sent`` so
+    keeps it, the choices, the photos' bytes), kept in its event's payload as ``SENT`` so
     that ``done_since`` tells the same request sent again from another one."""
     digest = hashlib.sha256()
     chosen = {name: str(getattr(value, "pk", value)) for name, value in data.items()}

@@ -763,7 +763,7 @@ def escalations_deliver(*, batch: int = 200) -> int:
                 case = row.clock.case
                 values = {
                     "step": row.step.name,
-                    "step_key": row.step.key,
+                    "step_en": row.step.name_en,
                     "case": case.reference,
                     "clock_kind": row.clock.kind,
                     "deadline": timezone.localtime(row.clock.deadline).strftime("%Y-%m-%d %H:%M")

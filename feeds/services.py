@@ -100,6 +100,7 @@ def on_case_events(events, using: str = "default") -> None:
 
 def event_body(event, captured: dict[str, Any], *, personal: bool) -> str:
     """The JSON body of one event. Citizens' names and phone numbers only when allowed."""
+    from cases.workflow import INTERNAL_PAYLOAD
     from org.models import Department
 
     case = event.case
@@ -108,8 +109,9 @@ def event_body(event, captured: dict[str, Any], *, personal: bool) -> str:
         if captured["department"]
         else None
     )
-    # Not the routing trace, nor the digest of what was sent (workflow.done_since).
-    payload = {k: v for k, v in (event.payload or {}).items() if k not in ("trace", "sent")}
+    # Not the routing trace, nor what GridGov keeps for itself (workflow.INTERNAL_PAYLOAD).
+    hidden = INTERNAL_PAYLOAD | {"trace"}
+    payload = {k: v for k, v in (event.payload or {}).items() if k not in hidden}
     body: dict[str, Any] = {
         "id": event.pk,
         "type": event.action,

@@ -56,6 +56,14 @@ class Area(models.Model):
         return f"{self.name} ({self.code})"
 
 
+def city_extent() -> tuple[float, float, float, float] | None:
+    """The box (west, south, east, north, WGS84) around the city's districts, the areas
+    without a parent; None before any is imported."""
+    from django.contrib.gis.db.models import Extent
+
+    return Area.objects.filter(parent=None).aggregate(extent=Extent("boundary"))["extent"]
+
+
 class GridQuerySet(models.QuerySet):
     def valid_on(self, day: datetime.date) -> "GridQuerySet":
         return self.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=day), valid_from__lte=day)

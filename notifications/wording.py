@@ -17,12 +17,13 @@ def escalation(params: dict) -> tuple[str, str]:
     from clocks.models import ClockKind, EscalationStep
 
     kind = params["clock_kind"]
-    step = EscalationStep.objects.filter(key=params.get("step_key") or "").first()
+    # The step's names as they were when it fired, read in the reader's language (no query:
+    # an inbox page writes dozens of these).
+    step = EscalationStep(name=params["step"], name_en=params.get("step_en") or "")
     return (
         _("%(step)s: case %(case)s (%(clock)s)")
         % {
-            # The step's name in the reader's language, while it is the one it had.
-            "step": step.display_name() if step and step.name == params["step"] else params["step"],
+            "step": step.display_name(),
             "case": params["case"],
             "clock": ClockKind(kind).label if kind in ClockKind.values else kind,
         },
